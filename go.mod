@@ -1,0 +1,3 @@
+module github.com/phikit/phikit
+
+go 1.26
