@@ -1,0 +1,40 @@
+package audit
+
+import (
+	"context"
+	"sync"
+
+	"github.com/phikit/phikit/internal/respwriter"
+)
+
+// record is the state of one request's audit event. It lives in the request context from
+// the moment the middleware opens it until the event is emitted.
+type record struct {
+	mu   sync.Mutex
+	done bool // the event has been handed to the sink; later annotations are dropped
+	ev   Event
+	rw   respwriter.Writer // the request's response writer, kept here to save an allocation
+}
+
+type ctxKey struct{}
+
+// Annotate runs f on the audit event of the request whose context is ctx, under a lock, so
+// it is safe to call from any goroutine the request starts. It does nothing when no audit
+// middleware runs for ctx or when the event has already been emitted. f must not retain
+// the *Event or call Annotate itself.
+//
+//	audit.Annotate(r.Context(), func(e *audit.Event) {
+//		e.AddPatient(id)
+//		e.AddResource("Patient", id)
+//	})
+func Annotate(ctx context.Context, f func(*Event)) {
+	rec, ok := ctx.Value(ctxKey{}).(*record)
+	if !ok {
+		return
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if !rec.done {
+		f(&rec.ev)
+	}
+}

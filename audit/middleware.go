@@ -1,0 +1,221 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/phikit/phikit/internal/reqid"
+	"github.com/phikit/phikit/problem"
+)
+
+// Config configures the audit Middleware.
+type Config struct {
+	// Sink receives one event per request. Required. To write to several places, use a
+	// FanOut.
+	Sink Sink
+	// Service names this service in every event's Source. Empty means it is left out.
+	Service string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational messages (a failing sink, a recovered panic's type and
+	// stack); never an event's contents. Nil means they are discarded.
+	Logger *slog.Logger
+	// ErrorHandler answers the requests the middleware itself must answer: err is
+	// ErrUnavailable (the audit trail is failing: the default answer is a 503 problem) or
+	// ErrPanic (the handler panicked before writing: the default is a 500 problem). Nil
+	// means those defaults, written by the problem package.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Middleware opens an audit record for each request, puts it in the request context for
+// Annotate, and emits exactly one Event to the sink when the response is done — whether
+// the handler returned normally, wrote nothing, wrote twice, hijacked the connection,
+// panicked, or the client went away.
+//
+// # Failing closed
+//
+// The event is written synchronously before the response completes. When the sink fails,
+// the failure is logged, the request is answered 503 if its handler had not written
+// anything yet, and from then on every request is refused with ErrUnavailable (503)
+// before its handler runs, until a refused request's own event is written successfully —
+// so the audit trail is never silently skipped, and it recovers by itself. A sink that
+// blocks holds up the requests waiting on it.
+//
+// # Panics
+//
+// A handler panic is recorded with OutcomeMajorFailure and status 500. If the handler had
+// written nothing, the middleware answers 500 (ErrPanic) and the panic stops here; if the
+// response had already started, the middleware re-panics with http.ErrAbortHandler so
+// that net/http aborts the connection and the client cannot mistake a truncated response
+// for a complete one. The panic value is never logged (it may carry PHI): Logger gets its
+// type and the stack. A panic with http.ErrAbortHandler is passed on as is.
+//
+// A Middleware is safe for concurrent use.
+type Middleware struct {
+	sink    Sink
+	service string
+	now     func() time.Time
+	logger  *slog.Logger
+	onError func(w http.ResponseWriter, r *http.Request, err error)
+	failing atomic.Bool
+}
+
+// New returns a Middleware for cfg.
+func New(cfg Config) (*Middleware, error) {
+	if cfg.Sink == nil {
+		return nil, errors.New("audit: Config.Sink is required")
+	}
+	m := &Middleware{
+		sink:    cfg.Sink,
+		service: cfg.Service,
+		now:     cfg.Now,
+		logger:  loggerOrDiscard(cfg.Logger),
+		onError: cfg.ErrorHandler,
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.onError == nil {
+		m.onError = defaultErrorHandler
+	}
+	return m, nil
+}
+
+func defaultErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, ErrUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		problem.Write(w, r, problem.Unavailable)
+		return
+	}
+	problem.Write(w, r, problem.Internal)
+}
+
+// Handler wraps next so that each request it serves is audited.
+func (m *Middleware) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		panic("audit: Handler: next is nil")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		m.serve(w, r, next)
+	})
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	start := m.now()
+	ctx := r.Context()
+	ids, ok := reqid.FromContext(ctx)
+	if !ok { // no RequestID middleware outside: every event still gets an id
+		ids = reqid.New(r.Header.Values("Traceparent"))
+		ctx = reqid.NewContext(ctx, ids)
+	}
+	rec := &record{}
+	rec.rw.Reset(w)
+	rec.ev = Event{
+		RequestID: ids.RequestID,
+		TraceID:   ids.TraceID,
+		SpanID:    ids.SpanID,
+		Action:    ActionForMethod(r.Method),
+		Method:    r.Method,
+		Path:      r.URL.Path,
+		Agent:     Agent{Address: remoteIP(r.RemoteAddr)},
+		Source:    Source{Service: m.service},
+	}
+	r = r.WithContext(context.WithValue(ctx, ctxKey{}, rec))
+
+	if m.failing.Load() {
+		rec.ev.Rejection = "audit.unavailable"
+		m.onError(&rec.rw, r, ErrUnavailable)
+		m.finish(rec, r, start, false)
+		return
+	}
+
+	panicked := true
+	defer func() {
+		if !panicked {
+			return
+		}
+		v := recover()
+		if v == http.ErrAbortHandler {
+			m.finish(rec, r, start, true)
+			panic(v)
+		}
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: handler panicked",
+			slog.String("request_id", rec.ev.RequestID),
+			slog.String("panic_type", fmt.Sprintf("%T", v)),
+			slog.String("stack", string(debug.Stack())))
+		started := rec.rw.Written()
+		if !started {
+			m.onError(&rec.rw, r, ErrPanic)
+		}
+		m.finish(rec, r, start, true)
+		if started {
+			panic(http.ErrAbortHandler)
+		}
+	}()
+	next.ServeHTTP(&rec.rw, r)
+	panicked = false
+	m.finish(rec, r, start, false)
+}
+
+// finish completes the event from what the response writer saw, emits it, and fails
+// closed when the sink fails.
+func (m *Middleware) finish(rec *record, r *http.Request, start time.Time, panicked bool) {
+	end := m.now()
+	clientGone := r.Context().Err() != nil
+	rec.mu.Lock()
+	ev := &rec.ev
+	ev.Time = end.UTC()
+	ev.Latency = end.Sub(start)
+	ev.Route = r.Pattern
+	ev.Bytes = rec.rw.Bytes()
+	ev.ClientGone = clientGone
+	switch {
+	case panicked:
+		ev.Status = http.StatusInternalServerError
+		ev.Outcome = OutcomeMajorFailure
+	case rec.rw.Written():
+		ev.Status = rec.rw.Status()
+		ev.Outcome = outcomeForStatus(ev.Status)
+	case clientGone:
+		ev.Status = 499
+		ev.Outcome = OutcomeMinorFailure
+	default: // the handler wrote nothing: net/http sends 200 with an empty body
+		ev.Status = http.StatusOK
+		ev.Outcome = OutcomeSuccess
+	}
+	rec.done = true
+	rec.mu.Unlock()
+
+	// The record is done: no one mutates ev any more, so the sink reads it unlocked.
+	err := m.sink.Write(context.WithoutCancel(r.Context()), ev)
+	if err == nil {
+		if m.failing.Load() {
+			m.failing.Store(false)
+			m.logger.LogAttrs(r.Context(), slog.LevelWarn, "audit: sink recovered; serving requests again")
+		}
+		return
+	}
+	if !m.failing.Swap(true) {
+		m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: sink failed; refusing requests until it recovers",
+			slog.String("request_id", ev.RequestID), slog.String("error", err.Error()))
+	}
+	if !rec.rw.Written() && !panicked {
+		m.onError(&rec.rw, r, ErrUnavailable)
+	}
+}
+
+// remoteIP returns the host part of a RemoteAddr ("ip:port"), or addr itself when it has
+// no port.
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

@@ -1,0 +1,56 @@
+// Package phikit is a library of composable net/http security middleware for APIs that
+// carry protected health information (PHI). This root package holds the pieces every
+// service needs first — Chain, RequestID and SecureHeaders — and this page explains the
+// order in which the whole chain belongs.
+//
+// Each concern lives in its own package: problem (error bodies), audit (one audit event
+// per request), and, as they land, authn, authz, validate, redact, ratelimit, idempotency
+// and crypto. They are plain func(http.Handler) http.Handler middleware, usable with any
+// router and with each other.
+//
+// # The recommended order
+//
+// Outermost first; each layer relies on the ones before it:
+//
+//  1. RequestID and SecureHeaders: every response, even a rejection by a later layer,
+//     carries an id and safe headers.
+//  2. audit: opens the request's audit record and emits exactly one event when the
+//     response is done, whatever happened inside (rejections, panics, disconnects).
+//  3. ratelimit by client address, before any expensive work.
+//  4. authn: verifies the credential and records who is calling.
+//  5. ratelimit by principal or client; adaptive concurrency limit.
+//  6. authz: decides, records the decision and its reasons, attaches obligations.
+//  7. validate: the strict body and query gate.
+//  8. idempotency for unsafe methods; If-Match preconditions for updates.
+//  9. The handler, which annotates the audit record with the patients and resources it
+//     touched.
+//
+// Wiring the layers that exist today:
+//
+//	sink := audit.NewJSONLines(auditFile)
+//	aud, err := audit.New(audit.Config{Sink: sink, Service: "clinic"})
+//	if err != nil {
+//		return err
+//	}
+//	handler := phikit.Chain(
+//		phikit.RequestID,
+//		phikit.SecureHeaders,
+//		aud.Handler,
+//	)(mux)
+//
+// Every rejection phikit writes is an RFC 9457 problem (or a FHIR OperationOutcome for
+// clients that accept application/fhir+json) with a stable type URI and the request id,
+// and nothing taken from the request.
+//
+// # Security considerations
+//
+// The request id honours a caller's W3C traceparent, so its trace half is chosen by the
+// client: use it to correlate, never as a key that must be unique or secret. The span half
+// is always drawn here from crypto/rand, which keeps whole ids unique.
+//
+// SecureHeaders sets Cache-Control: no-store on every response; a handler that overrides
+// it for a route must be sure that route never returns PHI.
+//
+// Put audit outside every layer that can reject a request, so that rejections are
+// audited too, and inside RequestID, so that the event and the response share an id.
+package phikit
