@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/phikit/phikit/internal/respwriter"
 )
@@ -14,7 +15,21 @@ type record struct {
 	done bool // the event has been handed to the sink; later annotations are dropped
 	ev   Event
 	rw   respwriter.Writer // the request's response writer, kept here to save an allocation
+
+	// entities backs ev.Entities for the first few entities, and sinkCtx is the context
+	// handed to the sink; both live here to save allocations.
+	entities [2]Entity
+	sinkCtx  detachedContext
 }
+
+// detachedContext carries its parent's values but never its cancellation or deadline:
+// an event must be written even when the client has gone away.
+type detachedContext struct{ parent context.Context }
+
+func (detachedContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (detachedContext) Done() <-chan struct{}       { return nil }
+func (detachedContext) Err() error                  { return nil }
+func (c *detachedContext) Value(key any) any        { return c.parent.Value(key) }
 
 type ctxKey struct{}
 

@@ -127,6 +127,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		Agent:     Agent{Address: remoteIP(r.RemoteAddr)},
 		Source:    Source{Service: m.service},
 	}
+	rec.ev.Entities = rec.entities[:0]
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, rec))
 
 	if m.failing.Load() {
@@ -194,7 +195,8 @@ func (m *Middleware) finish(rec *record, r *http.Request, start time.Time, panic
 	rec.mu.Unlock()
 
 	// The record is done: no one mutates ev any more, so the sink reads it unlocked.
-	err := m.sink.Write(context.WithoutCancel(r.Context()), ev)
+	rec.sinkCtx.parent = r.Context()
+	err := m.sink.Write(&rec.sinkCtx, ev)
 	if err == nil {
 		if m.failing.Load() {
 			m.failing.Store(false)

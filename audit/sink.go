@@ -84,3 +84,9 @@ func loggerOrDiscard(l *slog.Logger) *slog.Logger {
 	}
 	return l
 }
+
+// SinkFunc adapts a function to a Sink.
+type SinkFunc func(ctx context.Context, e *Event) error
+
+// Write calls f(ctx, e).
+func (f SinkFunc) Write(ctx context.Context, e *Event) error { return f(ctx, e) }
