@@ -113,6 +113,9 @@ func WantsFHIR(r *http.Request) bool {
 
 // isZeroQ reports whether an RFC 9110 qvalue is zero ("0", "0.", "0.0", "0.00", "0.000").
 func isZeroQ(q string) bool {
-	q = strings.TrimRight(q, "0")
-	return q == "" || q == "."
+	if q == "0" {
+		return true
+	}
+	frac, ok := strings.CutPrefix(q, "0.")
+	return ok && strings.Trim(frac, "0") == ""
 }
