@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/problem"
+)
+
+// A step of the demo tour: one request, what should come back, and why it matters.
+type step struct {
+	what    string // what the step shows, for the reader
+	method  string
+	path    string
+	header  map[string]string
+	body    string
+	want    int
+	check   func(resp *http.Response, body []byte) error // more expectations; nil means none
+	expects string                                       // the expectation in words, beside the status
+}
+
+const (
+	traceID     = "4bf92f3577b34da6a3ce929d0e0e4736"
+	traceparent = "00-" + traceID + "-00f067aa0ba902b7-01"
+	fhirJSON    = problem.ContentTypeFHIR
+)
+
+var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}-[0-9a-f]{16}$`)
+
+func tour() []step {
+	fhir := map[string]string{"Content-Type": fhirJSON}
+	return []step{
+		{what: "liveness", method: "GET", path: "/healthz", want: 200},
+		{what: "read a patient", method: "GET", path: "/fhir/Patient/pat-1", want: 200,
+			expects: "FHIR JSON, secure headers, request id", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
+		{what: "unknown patient: problem+json, nothing echoed", method: "GET", path: "/fhir/Patient/pat-404", want: 404,
+			expects: "not-found problem", check: all(isProblem(problem.NotFound), notContains("pat-404"))},
+		{what: "a FHIR client gets an OperationOutcome", method: "GET", path: "/fhir/Patient/pat-404",
+			header: map[string]string{"Accept": fhirJSON}, want: 404,
+			expects: "OperationOutcome", check: all(contentType(fhirJSON), jsonField("resourceType", "OperationOutcome"))},
+		{what: "search a patient's observations", method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
+			expects: "Bundle of 3", check: all(jsonField("resourceType", "Bundle"), jsonNumber("total", 3))},
+		{what: "search without a patient", method: "GET", path: "/fhir/Observation", want: 400,
+			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
+		{what: "record an observation", method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
+			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"valueQuantity":{"value":91,"unit":"/min"}}`,
+			expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
+		{what: "an unknown field is refused, its value not echoed", method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
+			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"ssn":"123-45-6789"}`,
+			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"))},
+		{what: "update a patient", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
+			body:    `{"resourceType":"Patient","id":"pat-2","name":[{"family":"Sample","given":["Benjamin"]}],"gender":"male","birthDate":"1985-06-15"}`,
+			expects: "versionId 2", check: jsonField("meta.versionId", "2")},
+		{what: "update with another patient's id in the body", method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
+			body: `{"resourceType":"Patient","id":"pat-1"}`, expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
+		{what: "update sent as text/plain", method: "PUT", path: "/fhir/Patient/pat-3",
+			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415,
+			expects: "unsupported-media-type problem", check: isProblem(problem.UnsupportedMediaType)},
+		{what: "update over the 64 KiB cap", method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
+			body:    `{"resourceType":"Patient","id":"pat-3","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
+			expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
+		{what: "a W3C traceparent is honoured", method: "GET", path: "/healthz",
+			header: map[string]string{"Traceparent": traceparent}, want: 200,
+			expects: "request id in the caller's trace", check: requestIDPrefix(traceID, true)},
+		{what: "a malformed traceparent is ignored", method: "GET", path: "/healthz",
+			header: map[string]string{"Traceparent": "00-" + strings.ToUpper(traceID) + "-00f067aa0ba902b7-01"}, want: 200,
+			expects: "a fresh trace", check: requestIDPrefix(strings.ToUpper(traceID), false)},
+		{what: "a client-chosen X-Request-Id is ignored", method: "GET", path: "/healthz",
+			header: map[string]string{"X-Request-Id": "attacker-chosen"}, want: 200,
+			expects: "our own id", check: requestIDPrefix("attacker-chosen", false)},
+		{what: "an unknown route", method: "GET", path: "/admin", want: 404, expects: "not-found problem", check: isProblem(problem.NotFound)},
+	}
+}
+
+// runDemo starts the clinic on a free loopback port, walks the tour, prints what happened
+// and the audit events it caused, and returns an error if anything did not behave as
+// expected.
+func runDemo(ctx context.Context, out io.Writer) error {
+	var auditBuf lockedBuffer
+	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(&auditBuf), Service: "clinic"})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srvCtx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() {
+		served <- serve(srvCtx, ln, newHandler(newStore(), aud), slog.New(slog.DiscardHandler))
+	}()
+	base := "http://" + ln.Addr().String()
+
+	fmt.Fprintf(out, "phikit clinic demo: %s (synthetic data; UNAUTHENTICATED until phikit/authn lands)\n\n", base)
+	client := &http.Client{Timeout: 10 * time.Second}
+	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tstep\trequest\texpected\tgot\t")
+	var failures []string
+	var requestIDs []string
+	for i, s := range tour() {
+		got, id, err := s.run(ctx, client, base)
+		mark := "ok"
+		if err != nil {
+			mark = "FAIL: " + err.Error()
+			failures = append(failures, fmt.Sprintf("step %d (%s): %v", i+1, s.what, err))
+		}
+		requestIDs = append(requestIDs, id)
+		expected := fmt.Sprint(s.want)
+		if s.expects != "" {
+			expected += " " + s.expects
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s %s\t%s\t%s\t%s\n", i+1, s.what, s.method, s.path, expected, got, mark)
+	}
+	_ = tw.Flush()
+
+	stop()
+	if err := <-served; err != nil { // Shutdown waited for every handler, so every event is written
+		return err
+	}
+	lines := strings.Split(strings.TrimSpace(auditBuf.String()), "\n")
+	fmt.Fprintf(out, "\naudit events (%d, one JSON line per request):\n", len(lines))
+	for _, l := range lines {
+		fmt.Fprintln(out, l)
+	}
+	if err := checkAudit(lines, requestIDs); err != nil {
+		failures = append(failures, err.Error())
+	}
+
+	if len(failures) > 0 {
+		fmt.Fprintf(out, "\n%d of the tour's expectations failed:\n", len(failures))
+		for _, f := range failures {
+			fmt.Fprintln(out, "  -", f)
+		}
+		return errors.New("demo failed")
+	}
+	fmt.Fprintf(out, "\nall %d steps behaved as expected, and each left exactly one audit event.\n", len(requestIDs))
+	return nil
+}
+
+// checkAudit verifies that each response's request id appears in exactly one event.
+func checkAudit(lines, requestIDs []string) error {
+	if len(lines) != len(requestIDs) {
+		return fmt.Errorf("audit: got %d events, want %d", len(lines), len(requestIDs))
+	}
+	seen := map[string]int{}
+	for _, l := range lines {
+		var e audit.Event
+		if err := json.Unmarshal([]byte(l), &e); err != nil {
+			return fmt.Errorf("audit: unreadable event: %w", err)
+		}
+		seen[e.RequestID]++
+	}
+	for i, id := range requestIDs {
+		if seen[id] != 1 {
+			return fmt.Errorf("audit: step %d's request id is in %d events, want 1", i+1, seen[id])
+		}
+	}
+	return nil
+}
+
+// run sends the step's request and checks the response. It returns the status it got and
+// the response's request id.
+func (s step) run(ctx context.Context, client *http.Client, base string) (got, requestID string, err error) {
+	var body io.Reader
+	if s.body != "" {
+		body = strings.NewReader(s.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, s.method, base+s.path, body)
+	if err != nil {
+		return "-", "", err
+	}
+	for k, v := range s.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "-", "", err
+	}
+	defer resp.Body.Close()
+	respBody, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return "-", "", err
+	}
+	got = fmt.Sprint(resp.StatusCode)
+	requestID = resp.Header.Get("X-Request-Id")
+	switch {
+	case resp.StatusCode != s.want:
+		return got, requestID, fmt.Errorf("status %d, want %d", resp.StatusCode, s.want)
+	case !requestIDPattern.MatchString(requestID):
+		return got, requestID, fmt.Errorf("X-Request-Id %q is not a request id", requestID)
+	case s.check != nil:
+		return got, requestID, s.check(resp, respBody)
+	}
+	return got, requestID, nil
+}
+
+type check = func(*http.Response, []byte) error
+
+func all(checks ...check) check {
+	return func(resp *http.Response, body []byte) error {
+		for _, c := range checks {
+			if err := c(resp, body); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+func contentType(want string) check {
+	return header("Content-Type", want)
+}
+
+func header(name, want string) check {
+	return func(resp *http.Response, _ []byte) error {
+		if got := resp.Header.Get(name); got != want {
+			return fmt.Errorf("%s %q, want %q", name, got, want)
+		}
+		return nil
+	}
+}
+
+var secureHeaders = all(
+	header("Cache-Control", "no-store"),
+	header("X-Content-Type-Options", "nosniff"),
+	header("Strict-Transport-Security", "max-age=63072000; includeSubDomains"),
+	header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+	header("Referrer-Policy", "no-referrer"),
+)
+
+func notContains(s string) check {
+	return func(resp *http.Response, body []byte) error {
+		if bytes.Contains(body, []byte(s)) {
+			return fmt.Errorf("response body echoes %q", s)
+		}
+		return nil
+	}
+}
+
+func isProblem(t problem.Type) check {
+	return func(resp *http.Response, body []byte) error {
+		if err := contentType(problem.ContentTypeProblem)(resp, body); err != nil {
+			return err
+		}
+		var p problem.Problem
+		if err := json.Unmarshal(body, &p); err != nil {
+			return fmt.Errorf("problem body: %w", err)
+		}
+		if p.Type != t {
+			return fmt.Errorf("problem type %q, want %q", p.Type, t)
+		}
+		if p.RequestID != resp.Header.Get("X-Request-Id") {
+			return errors.New("problem request_id differs from X-Request-Id")
+		}
+		return nil
+	}
+}
+
+// jsonField checks a string member of the JSON body, at a dotted path.
+func jsonField(path, want string) check {
+	return func(_ *http.Response, body []byte) error {
+		v, err := lookup(body, path)
+		if err != nil {
+			return err
+		}
+		if got, _ := v.(string); got != want {
+			return fmt.Errorf("%s %v, want %q", path, v, want)
+		}
+		return nil
+	}
+}
+
+func jsonNumber(path string, want float64) check {
+	return func(_ *http.Response, body []byte) error {
+		v, err := lookup(body, path)
+		if err != nil {
+			return err
+		}
+		if got, _ := v.(float64); got != want {
+			return fmt.Errorf("%s %v, want %v", path, v, want)
+		}
+		return nil
+	}
+}
+
+func lookup(body []byte, path string) (any, error) {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return nil, fmt.Errorf("body is not JSON: %w", err)
+	}
+	for _, k := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%s: not found", path)
+		}
+		v = m[k]
+	}
+	return v, nil
+}
+
+func requestIDPrefix(prefix string, want bool) check {
+	return func(resp *http.Response, _ []byte) error {
+		if got := strings.HasPrefix(resp.Header.Get("X-Request-Id"), prefix); got != want {
+			return fmt.Errorf("X-Request-Id starts with %q: %v, want %v", prefix, got, want)
+		}
+		return nil
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"sync"
+)
+
+// The clinic's data is synthetic: no real person is described here.
+
+// patient is a FHIR Patient, reduced to the fields the clinic uses.
+type patient struct {
+	ResourceType string      `json:"resourceType"`
+	ID           string      `json:"id"`
+	Meta         meta        `json:"meta"`
+	Name         []humanName `json:"name,omitempty"`
+	Gender       string      `json:"gender,omitempty"`
+	BirthDate    string      `json:"birthDate,omitempty"`
+}
+
+type meta struct {
+	VersionID string `json:"versionId"`
+}
+
+type humanName struct {
+	Family string   `json:"family,omitempty"`
+	Given  []string `json:"given,omitempty"`
+}
+
+// observation is a FHIR Observation, reduced to the fields the clinic uses.
+type observation struct {
+	ResourceType  string          `json:"resourceType"`
+	ID            string          `json:"id,omitempty"`
+	Status        string          `json:"status"`
+	Code          codeableConcept `json:"code"`
+	Subject       reference       `json:"subject"`
+	EffectiveTime string          `json:"effectiveDateTime,omitempty"`
+	Value         *quantity       `json:"valueQuantity,omitempty"`
+}
+
+type codeableConcept struct {
+	Coding []coding `json:"coding"`
+	Text   string   `json:"text,omitempty"`
+}
+
+type coding struct {
+	System  string `json:"system"`
+	Code    string `json:"code"`
+	Display string `json:"display,omitempty"`
+}
+
+type reference struct {
+	Reference string `json:"reference"`
+}
+
+type quantity struct {
+	Value json.Number `json:"value"`
+	Unit  string      `json:"unit,omitempty"`
+}
+
+// store holds the clinic's records in memory. It is safe for concurrent use.
+type store struct {
+	mu           sync.Mutex
+	patients     map[string]patient
+	observations []observation
+	nextObs      int
+}
+
+func newStore() *store {
+	s := &store{patients: map[string]patient{}}
+	for _, p := range []patient{
+		{ID: "pat-1", Name: []humanName{{Family: "Testperson", Given: []string{"Ada"}}}, Gender: "female", BirthDate: "1970-01-01"},
+		{ID: "pat-2", Name: []humanName{{Family: "Sample", Given: []string{"Ben"}}}, Gender: "male", BirthDate: "1985-06-15"},
+		{ID: "pat-3", Name: []humanName{{Family: "Example", Given: []string{"Cy"}}}, Gender: "other", BirthDate: "2001-12-31"},
+	} {
+		p.ResourceType, p.Meta.VersionID = "Patient", "1"
+		s.patients[p.ID] = p
+	}
+	loinc := func(code, display string) codeableConcept {
+		return codeableConcept{Coding: []coding{{System: "http://loinc.org", Code: code, Display: display}}}
+	}
+	for _, o := range []struct {
+		patient, code, display, value, unit, when string
+	}{
+		{"pat-1", "8867-4", "Heart rate", "72", "/min", "2026-11-01T09:00:00Z"},
+		{"pat-1", "8310-5", "Body temperature", "36.8", "Cel", "2026-11-01T09:00:00Z"},
+		{"pat-1", "29463-7", "Body weight", "64.2", "kg", "2026-11-02T10:30:00Z"},
+		{"pat-2", "8867-4", "Heart rate", "88", "/min", "2026-11-03T14:15:00Z"},
+		{"pat-2", "8480-6", "Systolic blood pressure", "128", "mm[Hg]", "2026-11-03T14:15:00Z"},
+		{"pat-3", "8310-5", "Body temperature", "37.9", "Cel", "2026-11-04T08:45:00Z"},
+		{"pat-3", "29463-7", "Body weight", "81", "kg", "2026-11-04T08:45:00Z"},
+	} {
+		s.addObservation(observation{
+			Status: "final", Code: loinc(o.code, o.display),
+			Subject:       reference{Reference: "Patient/" + o.patient},
+			EffectiveTime: o.when,
+			Value:         &quantity{Value: json.Number(o.value), Unit: o.unit},
+		})
+	}
+	return s
+}
+
+func (s *store) patient(id string) (patient, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.patients[id]
+	return p, ok
+}
+
+// updatePatient replaces the stored patient p.ID, which must exist, and returns the new
+// version.
+func (s *store) updatePatient(p patient) (patient, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.patients[p.ID]
+	if !ok {
+		return patient{}, false
+	}
+	v, _ := strconv.Atoi(old.Meta.VersionID)
+	p.ResourceType, p.Meta.VersionID = "Patient", strconv.Itoa(v+1)
+	s.patients[p.ID] = p
+	return p, true
+}
+
+func (s *store) observationsFor(patientID string) []observation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []observation
+	for _, o := range s.observations {
+		if o.Subject.Reference == "Patient/"+patientID {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func (s *store) addObservation(o observation) observation {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.nextObs++
+	o.ResourceType, o.ID = "Observation", fmt.Sprintf("obs-%d", s.nextObs)
+	s.observations = append(s.observations, o)
+	return o
+}
