@@ -82,7 +82,11 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	}
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(p.Status)
+	status := p.Status
+	if status < 400 || status > 599 { // a problem is an error; never let a bad status panic net/http
+		status = p.Type.Status()
+	}
+	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}

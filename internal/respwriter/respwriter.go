@@ -76,15 +76,22 @@ func (rw *Writer) ReadFrom(src io.Reader) (int64, error) {
 // Unwrap returns the wrapped writer, for http.ResponseController.
 func (rw *Writer) Unwrap() http.ResponseWriter { return rw.w }
 
-// Flush sends buffered data to the client when the wrapped writer can flush, and does
-// nothing otherwise (http.Flusher has no way to report failure; use
-// http.ResponseController.Flush to learn of it). Flushing commits an implicit 200.
-func (rw *Writer) Flush() {
-	if http.NewResponseController(rw.w).Flush() == nil && !rw.wroteHeader {
+// FlushError sends buffered data to the client, or returns an error wrapping
+// http.ErrNotSupported when the wrapped writer cannot flush. http.ResponseController
+// calls it. A successful flush commits an implicit 200.
+func (rw *Writer) FlushError() error {
+	if err := http.NewResponseController(rw.w).Flush(); err != nil {
+		return err
+	}
+	if !rw.wroteHeader {
 		rw.status = http.StatusOK
 		rw.wroteHeader = true
 	}
+	return nil
 }
+
+// Flush is FlushError for callers that use http.Flusher, which cannot report failure.
+func (rw *Writer) Flush() { _ = rw.FlushError() }
 
 // Hijack takes over the connection when the wrapped writer supports it and returns an
 // error wrapping http.ErrNotSupported otherwise. After a successful hijack Status reports
@@ -121,5 +128,6 @@ var _ interface {
 	http.ResponseWriter
 	http.Flusher
 	http.Hijacker
+	FlushError() error
 	io.ReaderFrom
 } = (*Writer)(nil)
