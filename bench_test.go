@@ -1,11 +1,13 @@
 package phikit_test
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/phikit/phikit"
+	"github.com/phikit/phikit/audit"
 )
 
 // benchWriter is a reusable http.ResponseWriter whose header map is cleared per request,
@@ -47,4 +49,18 @@ func BenchmarkSecureHeaders(b *testing.B) {
 	r.Header.Set("Accept", "application/fhir+json")
 	b.Run("bare", func(b *testing.B) { runBench(b, benchHandler, r) })
 	b.Run("wrapped", func(b *testing.B) { runBench(b, phikit.SecureHeaders(benchHandler), r) })
+}
+
+// BenchmarkChain measures the foundation chain a service starts with — RequestID,
+// SecureHeaders and audit writing JSON lines to io.Discard — beside the bare handler.
+func BenchmarkChain(b *testing.B) {
+	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(io.Discard), Service: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/Patient/123", nil)
+	b.Run("bare", func(b *testing.B) { runBench(b, benchHandler, r) })
+	b.Run("chain", func(b *testing.B) {
+		runBench(b, phikit.Chain(phikit.RequestID, phikit.SecureHeaders, aud.Handler)(benchHandler), r)
+	})
 }
