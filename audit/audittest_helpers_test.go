@@ -3,6 +3,8 @@ package audit_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"sync"
 	"time"
 
@@ -52,3 +54,5 @@ func stepClock(t0 time.Time, step time.Duration) func() time.Time {
 		return now
 	}
 }
+
+func discardLog() *log.Logger { return log.New(io.Discard, "", 0) }

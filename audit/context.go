@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"net/http"
 	"sync"
 	"time"
 
@@ -52,4 +53,17 @@ func Annotate(ctx context.Context, f func(*Event)) {
 	if !rec.done {
 		f(&rec.ev)
 	}
+}
+
+// RecordRoute wraps an http.ServeMux (or any handler that sets Request.Pattern) so that
+// the matched route pattern is recorded in Event.Route. The audit middleware reads the
+// pattern itself when the mux sits directly inside it; other middleware in between (which
+// hands the mux a copy of the request) hides it, so wrap the mux:
+//
+//	phikit.Chain(phikit.RequestID, aud.Handler, authn.Handler)(audit.RecordRoute(mux))
+func RecordRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer Annotate(r.Context(), func(e *Event) { e.Route = r.Pattern })
+		next.ServeHTTP(w, r)
+	})
 }

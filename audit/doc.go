@@ -37,11 +37,15 @@
 // contents in them.
 //
 // The middleware fails closed. If the sink fails, the request is answered 503 when its
-// handler had not yet written, and every later request is refused with a 503 problem
-// before its handler runs, until an event is written again. A sink that blocks holds up
-// requests rather than letting them complete unrecorded. Events are written after the
-// handler ran, so a response already sent when the sink fails cannot be recalled; the
-// failure is logged with the request id, and the trail shows a gap that operators can see.
+// handler had not yet written, or its connection is aborted when it had (so that net/http
+// never sends what it still holds back), and every later request is refused with a 503
+// problem before its handler runs, until an event is written again. A sink that blocks
+// holds up requests rather than letting them complete unrecorded. A response large enough
+// to have been partly sent before the sink failed arrives truncated; the failure is logged
+// with the request id.
+//
+// Route: the middleware records the http.ServeMux pattern that matched when the mux sits
+// directly inside it; with other middleware in between, wrap the mux in RecordRoute.
 //
 // The network address recorded by default is the connection's peer. Behind a proxy, a
 // trusted-proxy resolver (package ratelimit) annotates the real client address.

@@ -41,20 +41,28 @@ type Config struct {
 //
 // # Failing closed
 //
-// The event is written synchronously before the response completes. When the sink fails,
-// the failure is logged, the request is answered 503 if its handler had not written
-// anything yet, and from then on every request is refused with ErrUnavailable (503)
-// before its handler runs, until a refused request's own event is written successfully —
-// so the audit trail is never silently skipped, and it recovers by itself. A sink that
-// blocks holds up the requests waiting on it.
+// The event is written synchronously, after the handler returns and before net/http
+// completes the response. When the sink fails (returns an error or panics), the failure
+// is logged and:
+//
+//   - the request is answered 503 (ErrUnavailable) if its handler had written nothing;
+//   - if the handler had written, the middleware panics with http.ErrAbortHandler, so
+//     net/http drops the connection without sending what it still holds back, and the
+//     client sees a failure instead of an unaudited answer (a large response may have
+//     been partly sent already; it arrives truncated);
+//   - from then on every request is refused with ErrUnavailable (503) before its handler
+//     runs, until a refused request's own event is written successfully: the trail
+//     recovers by itself.
+//
+// A sink that blocks holds up the requests waiting on it.
 //
 // # Panics
 //
-// A handler panic is recorded with OutcomeMajorFailure and status 500. If the handler had
-// written nothing, the middleware answers 500 (ErrPanic) and the panic stops here; if the
-// response had already started, the middleware re-panics with http.ErrAbortHandler so
-// that net/http aborts the connection and the client cannot mistake a truncated response
-// for a complete one. The panic value is never logged (it may carry PHI): Logger gets its
+// A handler panic is recorded with OutcomeMajorFailure. If the handler had written
+// nothing, the middleware answers 500 (ErrPanic) and the panic stops here; if the
+// response had already started, the event keeps the status sent and the middleware
+// re-panics with http.ErrAbortHandler so that net/http aborts the connection and the
+// client cannot mistake a truncated response for a complete one. The panic value is never logged (it may carry PHI): Logger gets its
 // type and the stack. A panic with http.ErrAbortHandler is passed on as is.
 //
 // A Middleware is safe for concurrent use.
@@ -130,87 +138,125 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	rec.ev.Entities = rec.entities[:0]
 	r = r.WithContext(context.WithValue(ctx, ctxKey{}, rec))
 
-	if m.failing.Load() {
-		rec.ev.Rejection = "audit.unavailable"
-		m.onError(&rec.rw, r, ErrUnavailable)
-		m.finish(rec, r, start, false)
-		return
-	}
-
-	panicked := true
-	defer func() {
-		if !panicked {
-			return
-		}
-		v := recover()
-		if v == http.ErrAbortHandler {
-			m.finish(rec, r, start, true)
-			panic(v)
-		}
+	refused := m.failing.Load()
+	panicked, v := m.run(rec, r, next, refused)
+	started := rec.rw.Written() // by the handler, or by the refusal
+	if panicked && v != http.ErrAbortHandler {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: handler panicked",
 			slog.String("request_id", rec.ev.RequestID),
 			slog.String("panic_type", fmt.Sprintf("%T", v)),
 			slog.String("stack", string(debug.Stack())))
-		started := rec.rw.Written()
 		if !started {
-			m.onError(&rec.rw, r, ErrPanic)
+			m.answer(rec, r, ErrPanic)
 		}
-		m.finish(rec, r, start, true)
-		if started {
-			panic(http.ErrAbortHandler)
-		}
-	}()
-	next.ServeHTTP(&rec.rw, r)
-	panicked = false
-	m.finish(rec, r, start, false)
+	}
+	recorded := m.finish(rec, r, start, panicked)
+	switch {
+	case rec.rw.Hijacked():
+		// The connection is the handler's: nothing more can be said on it.
+	case panicked && (started || v == http.ErrAbortHandler):
+		// The response had started (or the handler chose to abort): abort the connection
+		// so that the client cannot take a truncated response for a complete one.
+		panic(http.ErrAbortHandler)
+	case !recorded && started && !refused:
+		// The event could not be recorded and the handler's response has started: abort,
+		// so that what net/http still holds back is never sent and the client sees a
+		// failure rather than an unaudited answer.
+		panic(http.ErrAbortHandler)
+	case !recorded && !rec.rw.Written():
+		m.answer(rec, r, ErrUnavailable)
+	}
 }
 
-// finish completes the event from what the response writer saw, emits it, and fails
-// closed when the sink fails.
-func (m *Middleware) finish(rec *record, r *http.Request, start time.Time, panicked bool) {
+// run serves the request, or refuses it when refused is set, and reports whether that
+// panicked, with the value.
+func (m *Middleware) run(rec *record, r *http.Request, next http.Handler, refused bool) (panicked bool, v any) {
+	panicked = true
+	defer func() {
+		if panicked {
+			v = recover()
+		}
+	}()
+	if refused {
+		rec.ev.Rejection = "audit.unavailable"
+		m.onError(&rec.rw, r, ErrUnavailable)
+	} else {
+		next.ServeHTTP(&rec.rw, r)
+	}
+	return false, nil
+}
+
+// answer has the ErrorHandler answer the request, containing a panic of its own: the
+// event must still be emitted.
+func (m *Middleware) answer(rec *record, r *http.Request, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: ErrorHandler panicked",
+				slog.String("request_id", rec.ev.RequestID), slog.String("panic_type", fmt.Sprintf("%T", v)))
+		}
+	}()
+	m.onError(&rec.rw, r, err)
+}
+
+// finish completes the event from what the response writer saw and emits it. It reports
+// whether the sink accepted the event; when it did not, the middleware is failing until a
+// later event is accepted.
+func (m *Middleware) finish(rec *record, r *http.Request, start time.Time, panicked bool) bool {
 	end := m.now()
 	clientGone := r.Context().Err() != nil
 	rec.mu.Lock()
 	ev := &rec.ev
 	ev.Time = end.UTC()
 	ev.Latency = end.Sub(start)
-	ev.Route = r.Pattern
+	if ev.Route == "" {
+		ev.Route = r.Pattern
+	}
 	ev.Bytes = rec.rw.Bytes()
 	ev.ClientGone = clientGone
 	switch {
-	case panicked:
-		ev.Status = http.StatusInternalServerError
-		ev.Outcome = OutcomeMajorFailure
 	case rec.rw.Written():
 		ev.Status = rec.rw.Status()
 		ev.Outcome = outcomeForStatus(ev.Status)
 	case clientGone:
 		ev.Status = 499
 		ev.Outcome = OutcomeMinorFailure
+	case panicked: // aborted before anything was written: the client gets no response
+		ev.Status = http.StatusInternalServerError
 	default: // the handler wrote nothing: net/http sends 200 with an empty body
 		ev.Status = http.StatusOK
 		ev.Outcome = OutcomeSuccess
+	}
+	if panicked {
+		ev.Outcome = OutcomeMajorFailure
 	}
 	rec.done = true
 	rec.mu.Unlock()
 
 	// The record is done: no one mutates ev any more, so the sink reads it unlocked.
 	rec.sinkCtx.parent = r.Context()
-	err := m.sink.Write(&rec.sinkCtx, ev)
+	err := m.write(&rec.sinkCtx, ev)
 	if err == nil {
 		if m.failing.Load() {
 			m.failing.Store(false)
 			m.logger.LogAttrs(r.Context(), slog.LevelWarn, "audit: sink recovered; serving requests again")
 		}
-		return
+		return true
 	}
 	if !m.failing.Swap(true) {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: sink failed; refusing requests until it recovers",
 			slog.String("request_id", ev.RequestID), slog.String("error", err.Error()))
 	}
-	if !rec.rw.Written() && !panicked {
-		m.onError(&rec.rw, r, ErrUnavailable)
-	}
+	return false
+}
+
+// write hands ev to the sink, turning a panicking sink into a failed one.
+func (m *Middleware) write(ctx context.Context, ev *Event) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: sink panicked (%T)", ErrSinkFailed, v)
+		}
+	}()
+	return m.sink.Write(ctx, ev)
 }
 
 // remoteIP returns the host part of a RemoteAddr ("ip:port"), or addr itself when it has

@@ -10,7 +10,7 @@
 // Flags (a stable contract for scripts):
 //
 //	-addr ADDR         listen address (default 127.0.0.1:8080)
-//	-audit-file PATH   append audit events, one JSON line per request (default: standard output)
+//	-audit-file PATH   append audit events, one JSON line per request (default clinic-audit.jsonl, created 0600)
 //	-demo              start on a free loopback port, run the tour, print it and exit
 package main
 
@@ -46,7 +46,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs := flag.NewFlagSet("clinic", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
-	auditFile := fs.String("audit-file", "", "append audit events to `path`, one JSON line per request (default: standard output)")
+	auditFile := fs.String("audit-file", "clinic-audit.jsonl", "append audit events to `path`, one JSON line per request (created 0600)")
 	demo := fs.Bool("demo", false, "start on a free loopback port, run a scripted tour, print it and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -58,17 +58,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return runDemo(ctx, stdout)
 	}
 
-	auditOut := stdout
-	if *auditFile != "" {
-		f, err := os.OpenFile(*auditFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		auditOut = f
+	// The audit trail names patients: it goes to its own 0600 file, never to the
+	// operational log.
+	f, err := os.OpenFile(*auditFile, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
 	}
+	defer f.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(auditOut), Service: "clinic", Logger: logger})
+	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(f), Service: "clinic", Logger: logger})
 	if err != nil {
 		return err
 	}

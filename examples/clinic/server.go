@@ -34,7 +34,7 @@ func newHandler(st *store, aud *audit.Middleware) http.Handler {
 		phikit.RequestID,
 		phikit.SecureHeaders,
 		aud.Handler,
-	)(mux)
+	)(audit.RecordRoute(mux))
 }
 
 func (st *store) getPatient(w http.ResponseWriter, r *http.Request) {
@@ -93,6 +93,10 @@ func (st *store) searchObservations(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := strings.TrimPrefix(values[0], "Patient/")
+	audit.Annotate(r.Context(), func(e *audit.Event) {
+		e.AddQuery("Observation", "patient="+id)
+		e.AddPatient(id)
+	})
 	if _, ok := st.patient(id); !ok {
 		problem.Write(w, r, problem.NotFound)
 		return
@@ -103,8 +107,6 @@ func (st *store) searchObservations(w http.ResponseWriter, r *http.Request) {
 		b.Entry = append(b.Entry, bundleEntry{Resource: o})
 	}
 	audit.Annotate(r.Context(), func(e *audit.Event) {
-		e.AddQuery("Observation", "patient="+id)
-		e.AddPatient(id)
 		for _, o := range obs {
 			e.AddResource("Observation", o.ID)
 		}

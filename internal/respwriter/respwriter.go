@@ -38,24 +38,30 @@ func (rw *Writer) Reset(w http.ResponseWriter) {
 // Header returns the wrapped writer's header map.
 func (rw *Writer) Header() http.Header { return rw.w.Header() }
 
-// WriteHeader records the first final (non-1xx) status and passes every call through, so
-// that informational responses such as 103 Early Hints still reach the client. A second
-// final status is passed through too, and net/http ignores it as it would without the
-// wrapper; the first one is what the client got and what Status reports.
+// WriteHeader records the first final status (2xx–5xx, or 101 Switching Protocols, which
+// net/http also treats as final) and passes every call through, so that informational
+// responses such as 103 Early Hints still reach the client. A second final status is
+// passed through too, and net/http ignores it as it would without the wrapper; the first
+// one is what the client got and what Status reports. The status is recorded only once
+// the wrapped writer has accepted it (net/http panics on an invalid code).
 func (rw *Writer) WriteHeader(code int) {
-	if !rw.wroteHeader && code >= 200 {
+	rw.w.WriteHeader(code)
+	if code >= 200 || code == http.StatusSwitchingProtocols {
+		rw.commit(code)
+	}
+}
+
+// commit records code as the response's status unless one was recorded already.
+func (rw *Writer) commit(code int) {
+	if !rw.wroteHeader {
 		rw.status = code
 		rw.wroteHeader = true
 	}
-	rw.w.WriteHeader(code)
 }
 
 // Write writes p, sending an implicit 200 first when no status was written.
 func (rw *Writer) Write(p []byte) (int, error) {
-	if !rw.wroteHeader {
-		rw.status = http.StatusOK
-		rw.wroteHeader = true
-	}
+	rw.commit(http.StatusOK)
 	n, err := rw.w.Write(p)
 	rw.bytes += int64(n)
 	return n, err
@@ -64,10 +70,7 @@ func (rw *Writer) Write(p []byte) (int, error) {
 // ReadFrom lets io.Copy reach the wrapped writer's ReadFrom (sendfile on a TCP connection)
 // while counting the bytes.
 func (rw *Writer) ReadFrom(src io.Reader) (int64, error) {
-	if !rw.wroteHeader {
-		rw.status = http.StatusOK
-		rw.wroteHeader = true
-	}
+	rw.commit(http.StatusOK)
 	n, err := io.Copy(rw.w, src)
 	rw.bytes += n
 	return n, err
@@ -83,10 +86,7 @@ func (rw *Writer) FlushError() error {
 	if err := http.NewResponseController(rw.w).Flush(); err != nil {
 		return err
 	}
-	if !rw.wroteHeader {
-		rw.status = http.StatusOK
-		rw.wroteHeader = true
-	}
+	rw.commit(http.StatusOK)
 	return nil
 }
 
@@ -103,10 +103,7 @@ func (rw *Writer) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	rw.hijacked = true
-	if !rw.wroteHeader {
-		rw.status = http.StatusSwitchingProtocols
-		rw.wroteHeader = true
-	}
+	rw.commit(http.StatusSwitchingProtocols)
 	return conn, brw, nil
 }
 
