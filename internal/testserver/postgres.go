@@ -2,6 +2,7 @@ package testserver
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -60,18 +61,22 @@ func Postgres(t testing.TB) *PostgresServer {
 		}
 	})
 	pg := &pgCluster{
-		bins:    bins,
-		owner:   owner,
-		base:    base,
-		data:    filepath.Join(base, "data"),
-		sockets: filepath.Join(base, "sockets"),
-		logPath: filepath.Join(base, "postgres.log"),
+		bins:     bins,
+		owner:    owner,
+		base:     base,
+		data:     filepath.Join(base, "data"),
+		sockets:  filepath.Join(base, "sockets"),
+		logPath:  filepath.Join(base, "postgres.log"),
+		pwfile:   filepath.Join(base, "pwfile"),
+		password: rand.Text(),
 	}
 	if err := pg.prepare(); err != nil {
 		t.Fatalf("testserver: prepare postgres directory: %v", err)
 	}
-	if out, err := pg.run(bins.initdb, "-D", pg.data, "-U", "postgres", "--auth=trust",
-		"-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
+	// Password authentication even on loopback: another local user must not get a
+	// superuser (and with COPY ... PROGRAM, a shell) on the test cluster.
+	if out, err := pg.run(bins.initdb, "-D", pg.data, "-U", "postgres", "--auth=scram-sha-256",
+		"--pwfile="+pg.pwfile, "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		t.Fatalf("testserver: initdb: %v\n--- initdb output ---\n%s", err, tailString(out))
 	}
 
@@ -108,7 +113,7 @@ func Postgres(t testing.TB) *PostgresServer {
 	}
 
 	return &PostgresServer{
-		URL: fmt.Sprintf("postgres://postgres@%s/%s?sslmode=disable",
+		URL: fmt.Sprintf("postgres://postgres:%s@%s/%s?sslmode=disable", pg.password,
 			net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), postgresDatabase),
 		Host: "127.0.0.1",
 		Port: port,
@@ -215,6 +220,9 @@ type pgCluster struct {
 	data    string // the cluster's data directory, created by initdb
 	sockets string // the Unix socket directory, private to this cluster
 	logPath string // the server log
+	pwfile  string // the superuser's password, for initdb
+	// password is the superuser's password: random per cluster, base32 (URL-safe).
+	password string
 }
 
 // prepare makes base traversable, creates the socket directory and the log file, and
@@ -230,10 +238,13 @@ func (pg *pgCluster) prepare() error {
 	if err := os.WriteFile(pg.logPath, nil, 0o600); err != nil {
 		return err
 	}
+	if err := os.WriteFile(pg.pwfile, []byte(pg.password+"\n"), 0o600); err != nil {
+		return err
+	}
 	if pg.owner == nil {
 		return nil
 	}
-	for _, p := range []string{pg.base, pg.sockets, pg.logPath} {
+	for _, p := range []string{pg.base, pg.sockets, pg.logPath, pg.pwfile} {
 		if err := os.Chown(p, pg.owner.uid, pg.owner.gid); err != nil {
 			return err
 		}
@@ -278,9 +289,9 @@ func (pg *pgCluster) run(name string, args ...string) ([]byte, error) {
 	// #nosec G204 -- runs the PostgreSQL programs found by need(), with arguments built here.
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = pg.base
-	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+	cmd.Env = append(slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		return strings.HasPrefix(kv, "PG")
-	})
+	}), "PGPASSWORD="+pg.password)
 	cmd.SysProcAttr = sysProcAttr(pg.owner)
 	// The started server must not keep pg_ctl's output pipe open; if it did, stop
 	// waiting for the pipe shortly after pg_ctl exits.

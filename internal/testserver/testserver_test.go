@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -86,7 +87,14 @@ func TestPostgresSmoke(t *testing.T) {
 
 	srv := Postgres(t)
 	require.Equal(t, "127.0.0.1", srv.Host)
-	require.Equal(t, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/phikit_test?sslmode=disable", srv.Port), srv.URL)
+	require.Regexp(t, fmt.Sprintf(`^postgres://postgres:[A-Z2-7]{26}@127\.0\.0\.1:%d/phikit_test\?sslmode=disable$`, srv.Port), srv.URL)
+
+	// Password authentication: without the password the server refuses.
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	u.User = url.User("postgres")
+	_, err = pgx.Connect(ctx, u.String())
+	require.Error(t, err, "connected without a password")
 
 	conn, err := pgx.Connect(ctx, srv.URL)
 	require.NoError(t, err)
