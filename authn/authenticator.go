@@ -1,0 +1,219 @@
+package authn
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/problem"
+)
+
+// Authenticator verifies the credential on each request and puts the caller's Principal
+// in the request context. Build it with New; it is safe for concurrent use.
+type Authenticator struct {
+	issuers       map[string]*issuer
+	maxTokenBytes int
+	cache         *tokenCache // nil when disabled
+	now           func() time.Time
+	logger        *slog.Logger
+	realm         string
+	onError       func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// New checks cfg and returns an Authenticator. It fetches nothing: each issuer's keys are
+// fetched when its first token arrives.
+func New(cfg Config) (*Authenticator, error) {
+	if len(cfg.Issuers) == 0 {
+		return nil, errors.New("authn: at least one issuer is required")
+	}
+	if cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > maxMaxTokenBytes {
+		return nil, fmt.Errorf("authn: MaxTokenBytes must be between 0 and %d", maxMaxTokenBytes)
+	}
+	if strings.ContainsFunc(cfg.Realm, func(r rune) bool { return r == '"' || r == '\\' || r < 0x20 || r == 0x7f }) {
+		return nil, errors.New("authn: Realm must not contain quotes, backslashes or control characters")
+	}
+	a := &Authenticator{
+		issuers:       map[string]*issuer{},
+		maxTokenBytes: cfg.MaxTokenBytes,
+		now:           cfg.Now,
+		logger:        cfg.Logger,
+		realm:         cfg.Realm,
+		onError:       cfg.ErrorHandler,
+	}
+	if a.maxTokenBytes == 0 {
+		a.maxTokenBytes = defaultMaxTokenBytes
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if a.onError == nil {
+		a.onError = a.writeError
+	}
+	switch {
+	case cfg.CacheSize == 0:
+		a.cache = newTokenCache(defaultCacheSize)
+	case cfg.CacheSize > 0:
+		a.cache = newTokenCache(cfg.CacheSize)
+	}
+	client := defaultClient()
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		c.CheckRedirect = noRedirects
+		client = &c
+	}
+	for _, ic := range cfg.Issuers {
+		if _, dup := a.issuers[ic.Issuer]; dup {
+			return nil, fmt.Errorf("authn: issuer %q configured twice", ic.Issuer)
+		}
+		is, err := newIssuer(ic, client, a.now, a.logger)
+		if err != nil {
+			return nil, err
+		}
+		a.issuers[ic.Issuer] = is
+	}
+	return a, nil
+}
+
+// Authenticate verifies the credential r carries and returns the caller. Errors are this
+// package's *Error values.
+//
+// The token is taken from the Authorization header only ("Bearer", case-insensitive). A
+// request that carries an access_token query parameter is refused with ErrTokenInQuery
+// and the token is never used; a form body is never read.
+func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
+	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
+		return nil, ErrTokenInQuery
+	}
+	values := r.Header.Values("Authorization")
+	switch len(values) {
+	case 0:
+		return nil, ErrNoCredentials
+	case 1:
+	default:
+		return nil, ErrMultipleCredentials
+	}
+	scheme, token, ok := strings.Cut(values[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, ErrUnsupportedScheme
+	}
+	if len(token) > a.maxTokenBytes {
+		return nil, ErrTokenTooLarge
+	}
+	if !isToken68(token) {
+		return nil, ErrMalformedToken
+	}
+	return a.verify(r.Context(), token)
+}
+
+// verify returns the principal of token, from the cache when it was verified before.
+func (a *Authenticator) verify(ctx context.Context, token string) (*Principal, error) {
+	if a.cache == nil {
+		p, _, err := a.verifyJWT(ctx, token)
+		return p, err
+	}
+	key := sha256.Sum256([]byte(token))
+	now := a.now()
+	if p, ok := a.cache.get(&key, now); ok {
+		return p, nil
+	}
+	p, exp, err := a.verifyJWT(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	a.cache.put(&key, p, exp, now)
+	return p, nil
+}
+
+// isToken68 reports whether s is an RFC 9110 token68: the form of a bearer token.
+func isToken68(s string) bool {
+	if s == "" {
+		return false
+	}
+	i := len(s)
+	for i > 0 && s[i-1] == '=' {
+		i--
+	}
+	if i == 0 {
+		return false
+	}
+	for _, c := range []byte(s[:i]) {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '-', c == '.', c == '_', c == '~', c == '+', c == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Handler wraps next: requests that authenticate reach it with their Principal in the
+// context (FromContext) and recorded in the audit event; the others are answered by the
+// ErrorHandler, and the audit event records the reason.
+func (a *Authenticator) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		panic("authn: Handler: next is nil")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, err := a.Authenticate(r)
+		if err != nil {
+			var ae *Error
+			if errors.As(err, &ae) {
+				audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = ae.Reason() })
+			}
+			a.onError(w, r, err)
+			return
+		}
+		audit.Annotate(r.Context(), func(e *audit.Event) {
+			e.Agent.Subject = p.Subject
+			e.Agent.Issuer = p.Issuer
+			e.Agent.Client = p.ClientID
+			e.Agent.Roles = p.Roles
+			e.Agent.AuthMethod = string(p.Method)
+		})
+		next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), p)))
+	})
+}
+
+// writeError is the default ErrorHandler: an RFC 6750 challenge and a problem body.
+func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *Error
+	if !errors.As(err, &ae) {
+		problem.Write(w, r, problem.Internal)
+		return
+	}
+	challenge := "Bearer"
+	if a.realm != "" {
+		challenge += ` realm="` + a.realm + `"`
+	}
+	switch ae.class {
+	case classInvalidRequest:
+		w.Header().Set("WWW-Authenticate", withParam(challenge, `error="invalid_request"`))
+		problem.Write(w, r, problem.InvalidRequest)
+	case classInvalidToken:
+		w.Header().Set("WWW-Authenticate", withParam(challenge, `error="invalid_token"`))
+		problem.Write(w, r, problem.Unauthenticated)
+	case classUnavailable:
+		w.Header().Set("Retry-After", "30")
+		problem.Write(w, r, problem.Unavailable)
+	default:
+		w.Header().Set("WWW-Authenticate", challenge)
+		problem.Write(w, r, problem.Unauthenticated)
+	}
+}
+
+func withParam(challenge, param string) string {
+	if challenge == "Bearer" {
+		return challenge + " " + param
+	}
+	return challenge + ", " + param
+}

@@ -1,0 +1,290 @@
+package authn
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// b64 decodes base64url without padding, refusing non-canonical encodings.
+var b64 = base64.RawURLEncoding.Strict()
+
+// headerNames are the JOSE header parameters read; a name matching one of them but for
+// case is refused (see checkObject).
+var headerNames = []string{"alg", "kid", "typ", "cty", "crit", "jwk", "jku", "x5u", "b64", "zip", "enc"}
+
+type joseHeader struct {
+	Alg  string          `json:"alg"`
+	Kid  string          `json:"kid"`
+	Typ  string          `json:"typ"`
+	Cty  string          `json:"cty"`
+	Crit json.RawMessage `json:"crit"`
+	JWK  json.RawMessage `json:"jwk"`
+	JKU  json.RawMessage `json:"jku"`
+	X5U  json.RawMessage `json:"x5u"`
+	B64  json.RawMessage `json:"b64"`
+	Zip  json.RawMessage `json:"zip"`
+	Enc  json.RawMessage `json:"enc"`
+}
+
+// claimNames are the claims read (the issuer's roles claim is added per issuer).
+var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
+	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "nonce", "at_hash", "c_hash"}
+
+type tokenClaims struct {
+	Iss       string          `json:"iss"`
+	Sub       string          `json:"sub"`
+	Aud       stringList      `json:"aud"`
+	Exp       *numericDate    `json:"exp"`
+	Nbf       *numericDate    `json:"nbf"`
+	Iat       *numericDate    `json:"iat"`
+	Jti       string          `json:"jti"`
+	ClientID  string          `json:"client_id"`
+	Azp       string          `json:"azp"`
+	Scope     string          `json:"scope"`
+	Scp       stringList      `json:"scp"`
+	Patient   string          `json:"patient"`
+	Encounter string          `json:"encounter"`
+	FHIRUser  string          `json:"fhirUser"`
+	ACR       string          `json:"acr"`
+	AMR       []string        `json:"amr"`
+	AuthTime  *numericDate    `json:"auth_time"`
+	Nonce     json.RawMessage `json:"nonce"`
+	AtHash    json.RawMessage `json:"at_hash"`
+	CHash     json.RawMessage `json:"c_hash"`
+}
+
+// numericDate is an RFC 7519 NumericDate: a JSON number of seconds since the epoch. A
+// date written as a string is refused.
+type numericDate struct{ time.Time }
+
+func (d *numericDate) UnmarshalJSON(b []byte) error {
+	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
+		return ErrMissingClaim
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil || f < 0 || f > 1e11 || math.IsNaN(f) {
+		return ErrMissingClaim
+	}
+	sec, frac := math.Modf(f)
+	d.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
+	return nil
+}
+
+// stringList is a string or an array of strings (aud), or a space-separated string (scp).
+type stringList []string
+
+func (l *stringList) UnmarshalJSON(b []byte) error {
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = strings.Fields(s)
+		return nil
+	}
+	var ss []string
+	if err := json.Unmarshal(b, &ss); err != nil {
+		return err
+	}
+	*l = ss
+	return nil
+}
+
+// verifyJWT checks a compact JWS access token completely and returns its principal.
+// Cheap checks (form, header, issuer, times, audience) come before the signature, so a
+// flood of bad tokens costs no public-key operations.
+func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal, time.Time, error) {
+	if len(token) > a.maxTokenBytes {
+		return nil, time.Time{}, ErrTokenTooLarge
+	}
+	if strings.HasPrefix(token, "{") {
+		return nil, time.Time{}, ErrUnsupportedToken // JWS JSON serialization
+	}
+	dot1 := strings.IndexByte(token, '.')
+	dot2 := strings.LastIndexByte(token, '.')
+	switch dots := strings.Count(token, "."); {
+	case dots == 4:
+		return nil, time.Time{}, ErrUnsupportedToken // JWE compact serialization
+	case dots != 2 || dot1 == 0 || dot2 == len(token)-1 || dot2-dot1 == 1:
+		return nil, time.Time{}, ErrMalformedToken
+	}
+
+	var hdr joseHeader
+	headerJSON, err := b64.DecodeString(token[:dot1])
+	if err != nil || checkObject(headerJSON, headerNames) != nil || json.Unmarshal(headerJSON, &hdr) != nil {
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	switch {
+	case hdr.Enc != nil || hdr.B64 != nil || hdr.Zip != nil || strings.EqualFold(hdr.Cty, "JWT"):
+		return nil, time.Time{}, ErrUnsupportedToken
+	case hdr.Crit != nil:
+		return nil, time.Time{}, ErrCriticalHeader
+	case hdr.JWK != nil || hdr.JKU != nil || hdr.X5U != nil:
+		return nil, time.Time{}, ErrEmbeddedKey
+	}
+	typ := strings.ToLower(strings.TrimPrefix(strings.ToLower(hdr.Typ), "application/"))
+	if typ != "at+jwt" && (typ != "" && typ != "jwt") {
+		return nil, time.Time{}, ErrWrongType
+	}
+
+	var c tokenClaims
+	payload, err := b64.DecodeString(token[dot1+1 : dot2])
+	if err != nil {
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	// The issuer is read before the signature is checked, only to pick the issuer's own
+	// configuration and keys; nothing else in the claims is trusted until then.
+	is, ok := a.issuers[issuerOf(payload)]
+	if !ok {
+		return nil, time.Time{}, ErrUnknownIssuer
+	}
+	if checkObject(payload, is.claimNames) != nil {
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		if err == ErrMissingClaim {
+			return nil, time.Time{}, ErrMissingClaim
+		}
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	if c.Iss != is.name {
+		return nil, time.Time{}, ErrUnknownIssuer
+	}
+	alg, ok := is.algorithms[hdr.Alg]
+	if !ok {
+		return nil, time.Time{}, ErrAlgorithm
+	}
+	if is.requireATJ && typ != "at+jwt" {
+		return nil, time.Time{}, ErrWrongType
+	}
+	if c.Nonce != nil || c.AtHash != nil || c.CHash != nil {
+		return nil, time.Time{}, ErrIDTokenNotAccepted
+	}
+	if err := is.checkTimes(&c, a.now()); err != nil {
+		return nil, time.Time{}, err
+	}
+	if !is.audienceOK(c.Aud) {
+		return nil, time.Time{}, ErrAudience
+	}
+	if c.Sub == "" {
+		return nil, time.Time{}, ErrMissingClaim
+	}
+
+	sig, err := b64.DecodeString(token[dot2+1:])
+	if err != nil {
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	keys, err := is.keys.lookup(ctx, hdr.Kid, alg)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	signingInput := []byte(token[:dot2])
+	verified := false
+	for _, k := range keys {
+		if k.verify(alg, signingInput, sig) {
+			verified = true
+			break
+		}
+	}
+	if !verified {
+		return nil, time.Time{}, ErrSignature
+	}
+
+	p := &Principal{
+		Subject:   c.Sub,
+		Issuer:    c.Iss,
+		ClientID:  c.ClientID,
+		Audience:  c.Aud,
+		Patient:   c.Patient,
+		Encounter: c.Encounter,
+		FHIRUser:  c.FHIRUser,
+		ACR:       c.ACR,
+		AMR:       c.AMR,
+		TokenID:   c.Jti,
+		ExpiresAt: c.Exp.Time,
+		Method:    MethodJWT,
+	}
+	if p.ClientID == "" {
+		p.ClientID = c.Azp
+	}
+	if c.AuthTime != nil {
+		p.AuthTime = c.AuthTime.Time
+	}
+	p.Scopes = strings.Fields(c.Scope)
+	if len(p.Scopes) == 0 {
+		p.Scopes = c.Scp
+	}
+	if p.Roles, err = is.roles(payload); err != nil {
+		return nil, time.Time{}, ErrMalformedToken
+	}
+	return p, c.Exp.Time, nil
+}
+
+// issuerOf returns the iss member of a claims object, or "" when it cannot be read.
+func issuerOf(payload []byte) string {
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(payload, &c) != nil {
+		return ""
+	}
+	return c.Iss
+}
+
+func (is *issuer) checkTimes(c *tokenClaims, now time.Time) error {
+	if c.Exp == nil {
+		return ErrMissingClaim
+	}
+	if now.After(c.Exp.Add(is.leeway)) {
+		return ErrTokenExpired
+	}
+	if c.Nbf != nil && c.Nbf.After(now.Add(is.leeway)) {
+		return ErrTokenNotYetValid
+	}
+	start := now
+	if c.Iat != nil {
+		if c.Iat.After(now.Add(is.leeway)) {
+			return ErrIssuedInFuture
+		}
+		start = c.Iat.Time
+	}
+	if c.Exp.Sub(start) > is.maxLifetime {
+		return ErrLifetimeTooLong
+	}
+	return nil
+}
+
+func (is *issuer) audienceOK(aud []string) bool {
+	for _, a := range aud {
+		for _, want := range is.audiences {
+			if a == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// roles reads the issuer's roles claim: an array of strings, or absent.
+func (is *issuer) roles(payload []byte) ([]string, error) {
+	if is.rolesClaim == "roles" && !bytes.Contains(payload, []byte(`"roles"`)) {
+		return nil, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &m); err != nil {
+		return nil, err
+	}
+	raw, ok := m[is.rolesClaim]
+	if !ok {
+		return nil, nil
+	}
+	var roles []string
+	err := json.Unmarshal(raw, &roles)
+	return roles, err
+}
