@@ -4,18 +4,19 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"unicode/utf8"
 )
 
 // errJSON is the cause of every strict-JSON rejection. It is never shown to clients.
 var errJSON = errors.New("authn: malformed JSON object")
 
-// checkObject checks that b is one JSON object whose member names are unique, compared
+// checkObject checks that b is one JSON object, in valid UTF-8, whose member names are unique, compared
 // case-insensitively, and that every name matching one of known case-insensitively
 // matches it exactly. encoding/json would otherwise take the last of two "exp" members,
 // or read an "EXP" member into the exp field: both are ways to smuggle a second value
 // past a verifier that reads the first.
 func checkObject(b []byte, known []string) error {
-	if !json.Valid(b) {
+	if !utf8.Valid(b) || !json.Valid(b) {
 		return errJSON
 	}
 	s := scanner{b: b}

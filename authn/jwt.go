@@ -241,7 +241,7 @@ func (is *issuer) checkTimes(c *tokenClaims, now time.Time) error {
 	if c.Exp == nil {
 		return ErrMissingClaim
 	}
-	if now.After(c.Exp.Add(is.leeway)) {
+	if !now.Before(c.Exp.Add(is.leeway)) { // RFC 7519: now must be before exp
 		return ErrTokenExpired
 	}
 	if c.Nbf != nil && c.Nbf.After(now.Add(is.leeway)) {
