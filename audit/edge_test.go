@@ -182,7 +182,7 @@ func TestRecordRouteBehindAnotherMiddleware(t *testing.T) {
 	mux.HandleFunc("GET /fhir/Patient/{id}", func(http.ResponseWriter, *http.Request) {})
 	copyRequest := func(next http.Handler) http.Handler { // what authn and others do
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), struct{}{}, 1)))
+			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), copyKey{}, 1)))
 		})
 	}
 	tests := []struct {
@@ -203,3 +203,5 @@ func TestRecordRouteBehindAnotherMiddleware(t *testing.T) {
 		})
 	}
 }
+
+type copyKey struct{}

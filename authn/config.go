@@ -150,7 +150,10 @@ func newIssuer(c IssuerConfig, client *http.Client, now func() time.Time, logger
 	if is.rolesClaim == "" {
 		is.rolesClaim = "roles"
 	}
-	is.claimNames = append(append([]string(nil), claimNames...), is.rolesClaim)
+	is.claimNames = claimNames
+	if is.rolesClaim != "roles" {
+		is.claimNames = append(append([]string(nil), claimNames...), is.rolesClaim)
+	}
 	for _, d := range []time.Duration{c.MaxLifetime, c.MinRefresh, c.MaxRefresh, c.MaxStale, c.UnknownKeyInterval} {
 		if d < 0 {
 			return nil, fmt.Errorf("authn: issuer %q: negative duration", c.Issuer)

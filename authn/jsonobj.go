@@ -10,13 +10,14 @@ import (
 // errJSON is the cause of every strict-JSON rejection. It is never shown to clients.
 var errJSON = errors.New("authn: malformed JSON object")
 
-// checkObject checks that b is one JSON object, in valid UTF-8, whose member names are unique, compared
+// checkObject checks that b, which json.Unmarshal has already accepted (so it is valid
+// JSON), is one JSON object in valid UTF-8 whose member names are unique, compared
 // case-insensitively, and that every name matching one of known case-insensitively
 // matches it exactly. encoding/json would otherwise take the last of two "exp" members,
 // or read an "EXP" member into the exp field: both are ways to smuggle a second value
 // past a verifier that reads the first.
 func checkObject(b []byte, known []string) error {
-	if !utf8.Valid(b) || !json.Valid(b) {
+	if !utf8.Valid(b) {
 		return errJSON
 	}
 	s := scanner{b: b}
@@ -61,7 +62,7 @@ func checkObject(b []byte, known []string) error {
 	}
 }
 
-// scanner walks JSON that json.Valid has already accepted, so it only needs to find
+// scanner walks JSON that has already been validated, so it only needs to find
 // boundaries, not to report syntax errors precisely.
 type scanner struct {
 	b []byte

@@ -1,10 +1,10 @@
 package authn
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"math"
 	"strconv"
 	"strings"
@@ -34,7 +34,7 @@ type joseHeader struct {
 
 // claimNames are the claims read (the issuer's roles claim is added per issuer).
 var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
-	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "nonce", "at_hash", "c_hash"}
+	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "nonce", "at_hash", "c_hash"}
 
 type tokenClaims struct {
 	Iss       string          `json:"iss"`
@@ -54,6 +54,7 @@ type tokenClaims struct {
 	ACR       string          `json:"acr"`
 	AMR       []string        `json:"amr"`
 	AuthTime  *numericDate    `json:"auth_time"`
+	Roles     []string        `json:"roles"`
 	Nonce     json.RawMessage `json:"nonce"`
 	AtHash    json.RawMessage `json:"at_hash"`
 	CHash     json.RawMessage `json:"c_hash"`
@@ -117,7 +118,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 
 	var hdr joseHeader
 	headerJSON, err := b64.DecodeString(token[:dot1])
-	if err != nil || checkObject(headerJSON, headerNames) != nil || json.Unmarshal(headerJSON, &hdr) != nil {
+	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || checkObject(headerJSON, headerNames) != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	switch {
@@ -138,23 +139,20 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	if err != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		if errors.Is(err, ErrMissingClaim) {
+			return nil, time.Time{}, ErrMissingClaim
+		}
+		return nil, time.Time{}, ErrMalformedToken
+	}
 	// The issuer is read before the signature is checked, only to pick the issuer's own
 	// configuration and keys; nothing else in the claims is trusted until then.
-	is, ok := a.issuers[issuerOf(payload)]
+	is, ok := a.issuers[c.Iss]
 	if !ok {
 		return nil, time.Time{}, ErrUnknownIssuer
 	}
 	if checkObject(payload, is.claimNames) != nil {
 		return nil, time.Time{}, ErrMalformedToken
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		if err == ErrMissingClaim {
-			return nil, time.Time{}, ErrMissingClaim
-		}
-		return nil, time.Time{}, ErrMalformedToken
-	}
-	if c.Iss != is.name {
-		return nil, time.Time{}, ErrUnknownIssuer
 	}
 	alg, ok := is.algorithms[hdr.Alg]
 	if !ok {
@@ -220,21 +218,13 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	if len(p.Scopes) == 0 {
 		p.Scopes = c.Scp
 	}
-	if p.Roles, err = is.roles(payload); err != nil {
-		return nil, time.Time{}, ErrMalformedToken
+	p.Roles = c.Roles
+	if is.rolesClaim != "roles" {
+		if p.Roles, err = is.roles(payload); err != nil {
+			return nil, time.Time{}, ErrMalformedToken
+		}
 	}
 	return p, c.Exp.Time, nil
-}
-
-// issuerOf returns the iss member of a claims object, or "" when it cannot be read.
-func issuerOf(payload []byte) string {
-	var c struct {
-		Iss string `json:"iss"`
-	}
-	if json.Unmarshal(payload, &c) != nil {
-		return ""
-	}
-	return c.Iss
 }
 
 func (is *issuer) checkTimes(c *tokenClaims, now time.Time) error {
@@ -271,11 +261,8 @@ func (is *issuer) audienceOK(aud []string) bool {
 	return false
 }
 
-// roles reads the issuer's roles claim: an array of strings, or absent.
+// roles reads the issuer's custom roles claim: an array of strings, or absent.
 func (is *issuer) roles(payload []byte) ([]string, error) {
-	if is.rolesClaim == "roles" && !bytes.Contains(payload, []byte(`"roles"`)) {
-		return nil, nil
-	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &m); err != nil {
 		return nil, err
