@@ -51,7 +51,6 @@ type keySet struct {
 	fetched     time.Time // when keys were fetched; zero before the first success
 	freshUntil  time.Time
 	lastAttempt time.Time // when a fetch was last started, successful or not
-	refreshing  bool      // a background refresh is running
 	fetching    *fetchCall
 	badKids     map[string]struct{}
 }

@@ -6,7 +6,8 @@
 #
 # Steps:
 #   1. OS packages (Debian): redis-server, postgresql (and a C compiler for -race) when missing.
-#   2. Pinned Go tools into $PHIKIT_CACHE/bin (default ~/.cache/phikit/bin), each built once per version.
+#   2. Pinned Go tools into $PHIKIT_CACHE/bin (default ~/.cache/phikit/bin), each built once per version;
+#      also ORY Hydra (for the OAuth2 integration tests) from the separate tools/hydra module.
 #   3. Offline Go vulnerability DB built from a pinned golang.org/x/vulndb into $PHIKIT_CACHE/vulndb.
 #   4. gofmt, go vet, staticcheck, go test -race (PHIKIT_INTEGRATION=1), the clinic example's demo,
 #      govulncheck (on a patched toolchain, offline DB), gosec.
@@ -26,6 +27,7 @@ VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018 # golang.org/x/vulndb: both th
 # on a patched toolchain, which the go command fetches from the module proxy (~3 s, cached after).
 VULNCHECK_TOOLCHAIN=${PHIKIT_VULNCHECK_TOOLCHAIN:-go1.26.10}
 GOSEC_TIMEOUT=600 # seconds
+# ORY Hydra's version is pinned in tools/hydra/go.mod (a separate module, with the pop replace it needs).
 
 # ---- environment ------------------------------------------------------------------------------
 CACHE=${PHIKIT_CACHE:-${HOME:-/root}/.cache/phikit}
@@ -120,6 +122,33 @@ install_tool() {
   echo "    $name@$version: built in $(fmt_ms $(($(now_ms) - t0)))"
 }
 
+# build_hydra — build ORY Hydra from the tools/hydra module into $TOOLS/hydra (with SQLite, so
+# DSN=memory works; that needs cgo), unless the stamp for this version, which records the Go version
+# and a hash of tools/hydra/go.mod and go.sum, is already there. A cold build takes 1-2 min on 2 cores
+# (~70 s compiling, ~30 s downloading 200+ modules); a rebuild with a warm Go build cache ~7 s.
+build_hydra() {
+  local version gover sum stamp
+  version=$(cd tools/hydra && GOWORK=off GOFLAGS=-mod=readonly go list -m -f '{{.Version}}' github.com/ory/hydra/v2)
+  gover=$(go env GOVERSION)
+  sum=$(cat tools/hydra/go.mod tools/hydra/go.sum | sha256sum | cut -c1-16)
+  stamp="$TOOLS/.hydra@$version"
+  if [ -x "$TOOLS/hydra" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$gover $sum" ]; then
+    echo "    hydra@$version: cached"
+    return
+  fi
+  echo "    hydra@$version: building github.com/ory/hydra/v2 from tools/hydra"
+  local t0
+  t0=$(now_ms)
+  rm -f "$TOOLS/.hydra@"*
+  (cd tools/hydra && CGO_ENABLED=1 GOFLAGS="-buildvcs=false -mod=readonly" GOWORK=off \
+    go build -tags sqlite,sqlite_omit_load_extension \
+      -ldflags "-X github.com/ory/hydra/v2/driver/config.Version=$version" \
+      -o "$TOOLS/hydra.tmp.$$" github.com/ory/hydra/v2)
+  mv -f "$TOOLS/hydra.tmp.$$" "$TOOLS/hydra"
+  echo "$gover $sum" >"$stamp"
+  echo "    hydra@$version: built in $(fmt_ms $(($(now_ms) - t0)))"
+}
+
 build_vulndb() {
   local stamp="$CACHE/.vulndb@$VULNDB_VERSION"
   if [ -f "$stamp" ] && [ -f "$VULNDB/index/db.json" ]; then
@@ -157,11 +186,14 @@ else
   install_tool indexdb golang.org/x/vulndb/cmd/indexdb "$VULNDB_VERSION"
   install_tool gosec github.com/securego/gosec/v2/cmd/gosec "$GOSEC_VERSION"
 
+  step "build ORY Hydra into $TOOLS (tools/hydra module)"
+  build_hydra
+
   step "build offline vulnerability DB"
   build_vulndb
 fi
 
-for tool in staticcheck govulncheck gosec; do
+for tool in staticcheck govulncheck gosec hydra; do
   if [ ! -x "$TOOLS/$tool" ]; then
     echo "error: $TOOLS/$tool is missing: run without PHIKIT_SKIP_INSTALL=1 once" >&2
     exit 1
