@@ -166,11 +166,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.Authenticate(r)
 		if err != nil {
-			var ae *Error
-			if errors.As(err, &ae) {
-				audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = ae.Reason() })
-			}
-			a.onError(w, r, err)
+			a.reject(w, r, err)
 			return
 		}
 		audit.Annotate(r.Context(), func(e *audit.Event) {
@@ -184,6 +180,15 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 	})
 }
 
+// reject records why r failed in its audit event and has the ErrorHandler answer it.
+func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *Error
+	if errors.As(err, &ae) {
+		audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = ae.Reason() })
+	}
+	a.onError(w, r, err)
+}
+
 // writeError is the default ErrorHandler: an RFC 6750 challenge and a problem body.
 func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *Error
@@ -191,29 +196,41 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 		problem.Write(w, r, problem.Internal)
 		return
 	}
-	challenge := "Bearer"
-	if a.realm != "" {
-		challenge += ` realm="` + a.realm + `"`
-	}
 	switch ae.class {
 	case classInvalidRequest:
-		w.Header().Set("WWW-Authenticate", withParam(challenge, `error="invalid_request"`))
+		w.Header().Set("WWW-Authenticate", a.challenge(`error="invalid_request"`))
 		problem.Write(w, r, problem.InvalidRequest)
 	case classInvalidToken:
-		w.Header().Set("WWW-Authenticate", withParam(challenge, `error="invalid_token"`))
+		w.Header().Set("WWW-Authenticate", a.challenge(`error="invalid_token"`))
+		problem.Write(w, r, problem.Unauthenticated)
+	case classInsufficientAuth:
+		params := `error="insufficient_user_authentication"`
+		var sue *StepUpError
+		if errors.As(err, &sue) {
+			params = sue.challengeParams()
+		}
+		w.Header().Set("WWW-Authenticate", a.challenge(params))
 		problem.Write(w, r, problem.Unauthenticated)
 	case classUnavailable:
 		w.Header().Set("Retry-After", "30")
 		problem.Write(w, r, problem.Unavailable)
 	default:
-		w.Header().Set("WWW-Authenticate", challenge)
+		w.Header().Set("WWW-Authenticate", a.challenge(""))
 		problem.Write(w, r, problem.Unauthenticated)
 	}
 }
 
-func withParam(challenge, param string) string {
-	if challenge == "Bearer" {
-		return challenge + " " + param
+// challenge returns a Bearer challenge with the realm, when set, and params.
+func (a *Authenticator) challenge(params string) string {
+	var parts []string
+	if a.realm != "" {
+		parts = append(parts, `realm="`+a.realm+`"`)
 	}
-	return challenge + ", " + param
+	if params != "" {
+		parts = append(parts, params)
+	}
+	if len(parts) == 0 {
+		return "Bearer"
+	}
+	return "Bearer " + strings.Join(parts, ", ")
 }

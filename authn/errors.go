@@ -13,10 +13,11 @@ type Error struct {
 type errorClass int
 
 const (
-	classNoCredentials  errorClass = iota // 401, challenge without an error code
-	classInvalidRequest                   // 400 invalid_request
-	classInvalidToken                     // 401 invalid_token
-	classUnavailable                      // 503: the issuer's keys cannot be had
+	classNoCredentials    errorClass = iota // 401, challenge without an error code
+	classInvalidRequest                     // 400 invalid_request
+	classInvalidToken                       // 401 invalid_token
+	classUnavailable                        // 503: the issuer's keys cannot be had
+	classInsufficientAuth                   // 401 insufficient_user_authentication (RFC 9470)
 )
 
 func (e *Error) Error() string { return "authn: " + e.msg }
