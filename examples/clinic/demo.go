@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,19 +18,22 @@ import (
 	"time"
 
 	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn/authntest"
 	"github.com/phikit/phikit/problem"
 )
 
 // A step of the demo tour: one request, what should come back, and why it matters.
 type step struct {
-	what    string // what the step shows, for the reader
-	method  string
-	path    string
-	header  map[string]string
-	body    string
-	want    int
-	check   func(resp *http.Response, body []byte) error // more expectations; nil means none
-	expects string                                       // the expectation in words, beside the status
+	what      string // what the step shows, for the reader
+	token     string // which bearer token to send (a key of the demo's tokens); "" sends none
+	method    string
+	path      string
+	header    map[string]string
+	body      string
+	want      int
+	check     func(resp *http.Response, body []byte) error // more expectations; nil means none
+	expects   string                                       // the expectation in words, beside the status
+	rejection string                                       // the audit event's rejection category, if any
 }
 
 const (
@@ -42,34 +46,54 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}-[0-9a-f]{16}$`)
 
 func tour() []step {
 	fhir := map[string]string{"Content-Type": fhirJSON}
+	const (
+		clinician = "CLINICIAN"
+		patient   = "PATIENT_APP"
+		lab       = "LAB_SERVICE"
+	)
 	return []step{
-		{what: "liveness", method: "GET", path: "/healthz", want: 200},
-		{what: "read a patient", method: "GET", path: "/fhir/Patient/pat-1", want: 200,
-			expects: "FHIR JSON, secure headers, request id", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
-		{what: "unknown patient: problem+json, nothing echoed", method: "GET", path: "/fhir/Patient/pat-404", want: 404,
+		{what: "liveness needs no token", method: "GET", path: "/healthz", want: 200},
+		{what: "no token", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.missing",
+			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
+		{what: "a clinician reads a patient", token: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
+			expects: "FHIR JSON, secure headers", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
+		{what: "a patient app (scp array) reads its patient", token: patient, method: "GET", path: "/fhir/Patient/pat-1", want: 200},
+		{what: "forged signature", token: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
+			expects: "invalid_token", check: invalidToken},
+		{what: "expired token", token: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
+			expects: "invalid_token", check: invalidToken},
+		{what: "alg none", token: "ALG_NONE", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.algorithm",
+			expects: "invalid_token", check: invalidToken},
+		{what: "token in the query string", token: "IN_QUERY", method: "GET", path: "/fhir/Patient/pat-1", want: 400, rejection: "authn.token-in-query",
+			expects: "invalid_request", check: all(isProblem(problem.InvalidRequest), header("WWW-Authenticate", `Bearer realm="clinic", error="invalid_request"`))},
+		{what: "unknown patient: problem+json, nothing echoed", token: clinician, method: "GET", path: "/fhir/Patient/pat-404", want: 404,
 			expects: "not-found problem", check: all(isProblem(problem.NotFound), notContains("pat-404"))},
-		{what: "a FHIR client gets an OperationOutcome", method: "GET", path: "/fhir/Patient/pat-404",
+		{what: "a FHIR client gets an OperationOutcome", token: clinician, method: "GET", path: "/fhir/Patient/pat-404",
 			header: map[string]string{"Accept": fhirJSON}, want: 404,
 			expects: "OperationOutcome", check: all(contentType(fhirJSON), jsonField("resourceType", "OperationOutcome"))},
-		{what: "search a patient's observations", method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
+		{what: "search a patient's observations", token: patient, method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
 			expects: "Bundle of 3", check: all(jsonField("resourceType", "Bundle"), jsonNumber("total", 3))},
-		{what: "search without a patient", method: "GET", path: "/fhir/Observation", want: 400,
+		{what: "search without a patient", token: clinician, method: "GET", path: "/fhir/Observation", want: 400,
 			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
-		{what: "record an observation", method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
+		{what: "a lab service records an observation", token: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"valueQuantity":{"value":91,"unit":"/min"}}`,
 			expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
-		{what: "an unknown field is refused, its value not echoed", method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
+		{what: "an unknown field is refused, its value not echoed", token: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"ssn":"123-45-6789"}`,
 			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"))},
-		{what: "update a patient", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
+		{what: "a clinician with recent MFA updates a patient", token: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
 			body:    `{"resourceType":"Patient","id":"pat-2","name":[{"family":"Sample","given":["Benjamin"]}],"gender":"male","birthDate":"1985-06-15"}`,
 			expects: "versionId 2", check: jsonField("meta.versionId", "2")},
-		{what: "update with another patient's id in the body", method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
+		{what: "the same update without MFA: step-up", token: "CLINICIAN_NO_MFA", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 401,
+			body:      `{"resourceType":"Patient","id":"pat-2"}`,
+			rejection: "authn.step-up", expects: "insufficient_user_authentication",
+			check: header("WWW-Authenticate", `Bearer realm="clinic", error="insufficient_user_authentication", max_age="900"`)},
+		{what: "update with another patient's id in the body", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
 			body: `{"resourceType":"Patient","id":"pat-1"}`, expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
-		{what: "update sent as text/plain", method: "PUT", path: "/fhir/Patient/pat-3",
+		{what: "update sent as text/plain", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3",
 			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415,
 			expects: "unsupported-media-type problem", check: isProblem(problem.UnsupportedMediaType)},
-		{what: "update over the 64 KiB cap", method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
+		{what: "update over the 64 KiB cap", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
 			body:    `{"resourceType":"Patient","id":"pat-3","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
 			expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
 		{what: "a W3C traceparent is honoured", method: "GET", path: "/healthz",
@@ -81,8 +105,40 @@ func tour() []step {
 		{what: "a client-chosen X-Request-Id is ignored", method: "GET", path: "/healthz",
 			header: map[string]string{"X-Request-Id": "attacker-chosen"}, want: 200,
 			expects: "our own id", check: requestIDPrefix("attacker-chosen", false)},
-		{what: "an unknown route", method: "GET", path: "/admin", want: 404, expects: "not-found problem", check: isProblem(problem.NotFound)},
+		{what: "an unknown route", token: clinician, method: "GET", path: "/admin", want: 404, expects: "not-found problem", check: isProblem(problem.NotFound)},
 	}
+}
+
+var invalidToken = all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic", error="invalid_token"`))
+
+// demoTokens are the dev issuer's tokens plus the bad ones the tour tries.
+func demoTokens(dev *authntest.Issuer, audience string) (map[string]string, error) {
+	tokens, err := devTokens(dev, audience)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	noMFA, err := dev.Mint(map[string]any{"sub": "practitioner-7", "aud": audience, "roles": []string{"physician"},
+		"scope": "user/Patient.cruds", "amr": []string{"pwd"}, "auth_time": now.Unix()})
+	if err != nil {
+		return nil, err
+	}
+	expired, err := dev.Mint(map[string]any{"sub": "practitioner-7", "aud": audience,
+		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(tokens["PATIENT_APP"], ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	forgedPayload := strings.Replace(string(payload), `"pat-1"`, `"pat-2"`, 1)
+	tokens["CLINICIAN_NO_MFA"] = noMFA
+	tokens["EXPIRED"] = expired
+	tokens["FORGED"] = parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forgedPayload)) + "." + parts[2]
+	tokens["ALG_NONE"] = base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none"}`)) + "." + parts[1] + "." + parts[2]
+	return tokens, nil
 }
 
 // runDemo starts the clinic on a free loopback port, walks the tour, prints what happened
@@ -90,35 +146,42 @@ func tour() []step {
 // expected.
 func runDemo(ctx context.Context, out io.Writer) error {
 	var auditBuf lockedBuffer
-	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(&auditBuf), Service: "clinic"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	svc, err := newService(ln.Addr(), trust{audience: "phikit-clinic"}, newStore(), audit.NewJSONLines(&auditBuf), slog.New(slog.DiscardHandler))
 	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	tokens, err := demoTokens(svc.dev, "phikit-clinic")
+	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	srvCtx, stop := context.WithCancel(ctx)
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(srvCtx, ln, newHandler(newStore(), aud), slog.New(slog.DiscardHandler))
+		served <- serve(srvCtx, ln, svc.handler, slog.New(slog.DiscardHandler))
 	}()
 	base := "http://" + ln.Addr().String()
 
-	fmt.Fprintf(out, "phikit clinic demo: %s (synthetic data; UNAUTHENTICATED until phikit/authn lands)\n\n", base)
+	fmt.Fprintf(out, "phikit clinic demo: %s (synthetic data; tokens from a development issuer; authorization not enforced until phikit/authz lands)\n\n", base)
 	client := &http.Client{Timeout: 10 * time.Second}
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tstep\trequest\texpected\tgot\t")
 	var failures []string
-	var requestIDs []string
+	var requestIDs, rejections []string
 	for i, s := range tour() {
-		got, id, err := s.run(ctx, client, base)
+		got, id, err := s.run(ctx, client, base, tokens)
 		mark := "ok"
 		if err != nil {
 			mark = "FAIL: " + err.Error()
 			failures = append(failures, fmt.Sprintf("step %d (%s): %v", i+1, s.what, err))
 		}
 		requestIDs = append(requestIDs, id)
+		rejections = append(rejections, s.rejection)
 		expected := fmt.Sprint(s.want)
 		if s.expects != "" {
 			expected += " " + s.expects
@@ -132,11 +195,11 @@ func runDemo(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	lines := strings.Split(strings.TrimSpace(auditBuf.String()), "\n")
-	fmt.Fprintf(out, "\naudit events (%d, one JSON line per request):\n", len(lines))
+	fmt.Fprintf(out, "\naudit events (%d, one JSON line per request, the clinic's own key-set fetch included):\n", len(lines))
 	for _, l := range lines {
 		fmt.Fprintln(out, l)
 	}
-	if err := checkAudit(lines, requestIDs); err != nil {
+	if err := checkAudit(lines, requestIDs, rejections); err != nil {
 		failures = append(failures, err.Error())
 	}
 
@@ -151,22 +214,33 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	return nil
 }
 
-// checkAudit verifies that each response's request id appears in exactly one event.
-func checkAudit(lines, requestIDs []string) error {
-	if len(lines) != len(requestIDs) {
-		return fmt.Errorf("audit: got %d events, want %d", len(lines), len(requestIDs))
-	}
-	seen := map[string]int{}
+// checkAudit verifies that each response's request id appears in exactly one event, and
+// that the event records the expected rejection. The only other requests allowed are the
+// clinic's own fetches of its development issuer's key set.
+func checkAudit(lines, requestIDs, rejections []string) error {
+	seen := map[string][]audit.Event{}
+	tour := 0
 	for _, l := range lines {
 		var e audit.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
 			return fmt.Errorf("audit: unreadable event: %w", err)
 		}
-		seen[e.RequestID]++
+		if e.Path == devIssuerPath+"jwks.json" {
+			continue
+		}
+		tour++
+		seen[e.RequestID] = append(seen[e.RequestID], e)
+	}
+	if tour != len(requestIDs) {
+		return fmt.Errorf("audit: got %d events for the tour's requests, want %d", tour, len(requestIDs))
 	}
 	for i, id := range requestIDs {
-		if seen[id] != 1 {
-			return fmt.Errorf("audit: step %d's request id is in %d events, want 1", i+1, seen[id])
+		events := seen[id]
+		if len(events) != 1 {
+			return fmt.Errorf("audit: step %d's request id is in %d events, want 1", i+1, len(events))
+		}
+		if got := events[0].Rejection; got != rejections[i] {
+			return fmt.Errorf("audit: step %d's event records rejection %q, want %q", i+1, got, rejections[i])
 		}
 	}
 	return nil
@@ -174,17 +248,24 @@ func checkAudit(lines, requestIDs []string) error {
 
 // run sends the step's request and checks the response. It returns the status it got and
 // the response's request id.
-func (s step) run(ctx context.Context, client *http.Client, base string) (got, requestID string, err error) {
+func (s step) run(ctx context.Context, client *http.Client, base string, tokens map[string]string) (got, requestID string, err error) {
 	var body io.Reader
 	if s.body != "" {
 		body = strings.NewReader(s.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, s.method, base+s.path, body)
+	path := s.path
+	if s.token == "IN_QUERY" {
+		path += "?access_token=" + tokens["CLINICIAN"]
+	}
+	req, err := http.NewRequestWithContext(ctx, s.method, base+path, body)
 	if err != nil {
 		return "-", "", err
 	}
 	for k, v := range s.header {
 		req.Header.Set(k, v)
+	}
+	if tok, ok := tokens[s.token]; ok {
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
 	if err != nil {

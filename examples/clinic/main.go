@@ -5,13 +5,20 @@
 //	go run ./examples/clinic -addr 127.0.0.1:8080 -audit-file audit.jsonl
 //
 // Routes: GET /fhir/Patient/{id}, PUT /fhir/Patient/{id}, GET /fhir/Observation?patient={id},
-// POST /fhir/Observation, GET /healthz. The patients are pat-1, pat-2 and pat-3.
+// POST /fhir/Observation, GET /healthz. The patients are pat-1, pat-2 and pat-3. Every route
+// but /healthz needs a bearer token; PUT also needs multi-factor authentication within the
+// last 15 minutes (step-up). Without -issuer the clinic runs a development issuer, serves its
+// key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app and a
+// lab service.
 //
 // Flags (a stable contract for scripts):
 //
 //	-addr ADDR         listen address (default 127.0.0.1:8080)
 //	-audit-file PATH   append audit events, one JSON line per request (default clinic-audit.jsonl, created 0600)
 //	-demo              start on a free loopback port, run the tour, print it and exit
+//	-issuer URL        trust this issuer instead of the development one (http only on loopback)
+//	-audience AUD      the audience tokens must name (default phikit-clinic)
+//	-jwks-url URL      the issuer's key set (default: OIDC discovery)
 package main
 
 import (
@@ -48,11 +55,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	auditFile := fs.String("audit-file", "clinic-audit.jsonl", "append audit events to `path`, one JSON line per request (created 0600)")
 	demo := fs.Bool("demo", false, "start on a free loopback port, run a scripted tour, print it and exit")
+	issuer := fs.String("issuer", "", "trust access tokens from this issuer `URL` (default: a development issuer inside the clinic)")
+	audience := fs.String("audience", "phikit-clinic", "the `audience` tokens must name")
+	jwksURL := fs.String("jwks-url", "", "the issuer's key set `URL` (default: OIDC discovery from -issuer)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	tr := trust{issuer: *issuer, audience: *audience, jwksURL: *jwksURL}
+	if tr.issuer == "" && tr.jwksURL != "" {
+		return errors.New("-jwks-url needs -issuer")
 	}
 	if *demo {
 		return runDemo(ctx, stdout)
@@ -66,20 +80,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	defer f.Close()
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(f), Service: "clinic", Logger: logger})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "WARNING: the clinic is UNAUTHENTICATED: anyone who can reach %s can read and change every record.\n", ln.Addr())
-	fmt.Fprintf(stderr, "clinic: listening on http://%s (synthetic data only)\n", ln.Addr())
+	svc, err := newService(ln.Addr(), tr, newStore(), audit.NewJSONLines(f), logger)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	fmt.Fprintf(stderr, "clinic: listening on http://%s (synthetic data only); audit trail in %s\n", ln.Addr(), *auditFile)
+	fmt.Fprintln(stderr, "WARNING: authorization is not enforced yet (phikit/authz): any valid token may read and change any record.")
+	if svc.dev != nil {
+		tokens, err := devTokens(svc.dev, tr.audience)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		fmt.Fprintf(stderr, "DEVELOPMENT ISSUER %s: never trust it in production. Tokens, valid for one hour:\n", svc.dev.URL())
+		for _, name := range []string{"CLINICIAN", "PATIENT_APP", "LAB_SERVICE"} {
+			fmt.Fprintf(stderr, "export %s_TOKEN=%s\n", name, tokens[name])
+		}
+		fmt.Fprintf(stderr, "try: curl -H \"Authorization: Bearer $CLINICIAN_TOKEN\" http://%s/fhir/Patient/pat-1\n", ln.Addr())
+	} else {
+		fmt.Fprintf(stderr, "clinic: trusting tokens from %s for audience %s\n", tr.issuer, tr.audience)
+	}
 	if ready != nil {
 		ready(ln.Addr())
 	}
-	return serve(ctx, ln, newHandler(newStore(), aud), logger)
+	return serve(ctx, ln, svc.handler, logger)
 }
 
 // serve serves h on ln until ctx is done, then shuts down gracefully.

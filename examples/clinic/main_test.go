@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,14 +17,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn/authntest"
 )
 
 func TestDemo(t *testing.T) {
 	var out strings.Builder
 	err := run(context.Background(), []string{"-demo"}, &out, &out, nil)
 	require.NoError(t, err, out.String())
-	assert.Contains(t, out.String(), "all 16 steps behaved as expected")
-	assert.Contains(t, out.String(), "UNAUTHENTICATED")
+	assert.Contains(t, out.String(), "all 23 steps behaved as expected")
 }
 
 // TestServeAuditsEveryRequest runs the program as an operator would and checks that every
@@ -31,7 +33,7 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
 	ctx, cancel := context.WithCancel(context.Background())
 	addrc := make(chan net.Addr, 1)
-	var stderr strings.Builder
+	var stderr lockedBuffer
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-audit-file", auditPath}, os.Stdout, &stderr,
@@ -44,6 +46,13 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 		t.Fatalf("run ended before listening: %v", err)
 	}
 	base := "http://" + addr.String()
+	tokens := map[string]string{}
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if name, tok, ok := strings.Cut(strings.TrimPrefix(line, "export "), "_TOKEN="); ok {
+			tokens[name] = tok
+		}
+	}
+	require.Len(t, tokens, 3, "the development issuer prints three tokens")
 
 	requests := []struct {
 		method, path, body string
@@ -62,6 +71,7 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 		req, err := http.NewRequest(rq.method, base+rq.path, strings.NewReader(rq.body))
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", "Bearer "+tokens["CLINICIAN"])
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_ = resp.Body.Close()
@@ -70,7 +80,7 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	}
 	cancel()
 	require.NoError(t, <-done)
-	assert.Contains(t, stderr.String(), "UNAUTHENTICATED")
+	assert.Contains(t, stderr.String(), "DEVELOPMENT ISSUER")
 
 	f, err := os.Open(auditPath)
 	require.NoError(t, err)
@@ -83,12 +93,17 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	for sc.Scan() {
 		var e audit.Event
 		require.NoError(t, json.Unmarshal(sc.Bytes(), &e))
-		events = append(events, e)
+		if e.Path != devIssuerPath+"jwks.json" { // the clinic fetching its own dev keys
+			events = append(events, e)
+		}
 	}
 	require.Len(t, events, len(requests))
 	for i, e := range events {
 		assert.Equal(t, ids[i], e.RequestID, "event %d", i)
 		assert.Equal(t, requests[i].want, e.Status, "event %d", i)
+		if requests[i].path != "/healthz" {
+			assert.Equal(t, "practitioner-7", e.Agent.Subject, "event %d", i)
+		}
 	}
 	assert.Equal(t, []audit.Entity{{Kind: audit.EntityPatient, ID: "nobody"}, {Kind: audit.EntityResource, Type: "Patient", ID: "nobody"}},
 		events[2].Entities, "a failed lookup still records whom it was about")
@@ -103,6 +118,8 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{name: "stray argument", args: []string{"serve"}},
 		{name: "unusable audit file", args: []string{"-audit-file", filepath.Join(t.TempDir(), "missing", "a.jsonl")}},
 		{name: "bad address", args: []string{"-addr", "256.0.0.1:99999", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl")}},
+		{name: "jwks-url without issuer", args: []string{"-jwks-url", "https://idp.example/jwks"}},
+		{name: "plain http issuer off this machine", args: []string{"-addr", "127.0.0.1:0", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl"), "-issuer", "http://idp.example/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,4 +128,50 @@ func TestRunRejectsBadFlags(t *testing.T) {
 			assert.Error(t, err)
 		})
 	}
+}
+
+// TestExternalIssuer runs the clinic trusting another issuer, as -issuer does in
+// production, and checks its tokens are accepted and the development issuer is gone.
+func TestExternalIssuer(t *testing.T) {
+	mux := http.NewServeMux()
+	idp := httptest.NewServer(mux)
+	defer idp.Close()
+	iss, err := authntest.NewIssuer(idp.URL + "/")
+	require.NoError(t, err)
+	mux.Handle("GET /jwks", iss.JWKSHandler())
+
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	var stderr lockedBuffer
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl"),
+			"-issuer", iss.URL(), "-jwks-url", idp.URL + "/jwks", "-audience", "https://clinic.example"}, io.Discard, &stderr,
+			func(a net.Addr) { addrc <- a })
+	}()
+	var addr net.Addr
+	select {
+	case addr = <-addrc:
+	case err := <-done:
+		t.Fatalf("run ended before listening: %v", err)
+	}
+	defer func() { cancel(); <-done }()
+	assert.NotContains(t, stderr.String(), "DEVELOPMENT ISSUER")
+
+	get := func(path, token string) int {
+		req, err := http.NewRequest(http.MethodGet, "http://"+addr.String()+path, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+	good, err := iss.Mint(map[string]any{"sub": "dr-1", "aud": "https://clinic.example"})
+	require.NoError(t, err)
+	wrongAud, err := iss.Mint(map[string]any{"sub": "dr-1", "aud": "phikit-clinic"})
+	require.NoError(t, err)
+	assert.Equal(t, 200, get("/fhir/Patient/pat-1", good))
+	assert.Equal(t, 401, get("/fhir/Patient/pat-1", wrongAud))
+	assert.Equal(t, 404, get("/dev-issuer/jwks.json", good), "no development issuer with -issuer")
 }

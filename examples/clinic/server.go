@@ -3,38 +3,115 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/phikit/phikit"
 	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authn/authntest"
 	"github.com/phikit/phikit/problem"
 )
 
 // maxBody caps every request body the clinic reads.
 const maxBody = 64 << 10
 
-// newHandler returns the clinic's routes over st, wrapped in phikit's chain in the
-// recommended order. Each later phikit package adds its layer here.
-func newHandler(st *store, aud *audit.Middleware) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+// trust names the issuer whose tokens the clinic accepts. An empty issuer means the
+// clinic's own development issuer.
+type trust struct {
+	issuer, audience, jwksURL string
+}
+
+// service is the clinic's handler and, when it runs one, its development issuer.
+type service struct {
+	handler http.Handler
+	dev     *authntest.Issuer
+}
+
+// devIssuerPath is where the development issuer lives on the clinic's own address.
+const devIssuerPath = "/dev-issuer/"
+
+// newService wires the clinic's routes over st into phikit's chain, in the recommended
+// order, for a server listening on addr. Each later phikit package adds its layer here.
+func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slog.Logger) (*service, error) {
+	aud, err := audit.New(audit.Config{Sink: sink, Service: "clinic", Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	svc := &service{}
+	ic := authn.IssuerConfig{Issuer: tr.issuer, JWKSURL: tr.jwksURL, Audiences: []string{tr.audience},
+		Algorithms: []string{"RS256", "ES256", "EdDSA"}}
+	if tr.issuer == "" {
+		if svc.dev, err = authntest.NewIssuer("http://" + addr.String() + devIssuerPath); err != nil {
+			return nil, err
+		}
+		ic.Issuer, ic.JWKSURL, ic.Algorithms = svc.dev.URL(), svc.dev.URL()+"jwks.json", []string{"ES256"}
+	}
+	// Plain http only for an issuer (and key set) on this machine.
+	ic.InsecureAllowHTTP = authn.IsLoopbackURL(ic.Issuer) && (ic.JWKSURL == "" || authn.IsLoopbackURL(ic.JWKSURL))
+	auth, err := authn.New(authn.Config{Issuers: []authn.IssuerConfig{ic}, Realm: "clinic", Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	// Changing a patient's record needs multi-factor authentication in the last 15 minutes.
+	stepUp, err := auth.RequireStepUp(authn.StepUp{AMR: []string{"mfa"}, MaxAge: 15 * time.Minute})
+	if err != nil {
+		return nil, err
+	}
+
+	fhir := http.NewServeMux()
+	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
+	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(http.HandlerFunc(st.putPatient)))
+	fhir.HandleFunc("GET /fhir/Observation", st.searchObservations)
+	fhir.HandleFunc("POST /fhir/Observation", st.postObservation)
+	fhir.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.NotFound)
+	})
+
+	root := http.NewServeMux()
+	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}`))
 	})
-	mux.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
-	mux.HandleFunc("PUT /fhir/Patient/{id}", st.putPatient)
-	mux.HandleFunc("GET /fhir/Observation", st.searchObservations)
-	mux.HandleFunc("POST /fhir/Observation", st.postObservation)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.NotFound)
-	})
-	return phikit.Chain(
+	if svc.dev != nil {
+		root.Handle("GET "+devIssuerPath+"jwks.json", svc.dev.JWKSHandler())
+	}
+	root.Handle("/", auth.Handler(audit.RecordRoute(fhir))) // everything else needs a token
+	svc.handler = phikit.Chain(
 		phikit.RequestID,
 		phikit.SecureHeaders,
 		aud.Handler,
-	)(audit.RecordRoute(mux))
+	)(root)
+	return svc, nil
+}
+
+// devTokens mints the development issuer's ready-to-use tokens, by role.
+func devTokens(dev *authntest.Issuer, audience string) (map[string]string, error) {
+	now := time.Now().Unix()
+	claims := map[string]map[string]any{
+		// A physician in the clinic's EHR, signed in with MFA just now.
+		"CLINICIAN": {"sub": "practitioner-7", "aud": audience, "client_id": "clinic-ehr",
+			"fhirUser": "Practitioner/prac-7", "roles": []string{"physician"},
+			"scope": "user/Patient.cruds user/Observation.cruds", "amr": []string{"pwd", "mfa"}, "auth_time": now},
+		// A SMART patient-facing app launched for pat-1 (scopes as an scp array).
+		"PATIENT_APP": {"sub": "patient-user-1", "aud": audience, "client_id": "smart-patient-app",
+			"patient": "pat-1", "scp": []string{"patient/Patient.rs", "patient/Observation.rs"}, "amr": []string{"pwd"}, "auth_time": now},
+		// A back-end lab feed using client credentials.
+		"LAB_SERVICE": {"sub": "lab-feed", "aud": audience, "client_id": "lab-feed", "scope": "system/Observation.c"},
+	}
+	out := map[string]string{}
+	for name, c := range claims {
+		tok, err := dev.Mint(c)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = tok
+	}
+	return out, nil
 }
 
 func (st *store) getPatient(w http.ResponseWriter, r *http.Request) {
