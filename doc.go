@@ -27,8 +27,13 @@
 //
 // Wiring the layers that exist today:
 //
-//	sink := audit.NewJSONLines(auditFile)
-//	aud, err := audit.New(audit.Config{Sink: sink, Service: "clinic"})
+//	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(auditFile), Service: "clinic"})
+//	if err != nil {
+//		return err
+//	}
+//	auth, err := authn.New(authn.Config{Issuers: []authn.IssuerConfig{{
+//		Issuer: "https://login.example-hospital.org/", Audiences: []string{"https://fhir.example-hospital.org"},
+//	}}})
 //	if err != nil {
 //		return err
 //	}
@@ -36,7 +41,11 @@
 //		phikit.RequestID,
 //		phikit.SecureHeaders,
 //		aud.Handler,
-//	)(mux)
+//		auth.Handler,
+//	)(audit.RecordRoute(mux))
+//
+// audit.RecordRoute lets the audit event name the mux pattern that matched even though
+// authn hands the mux a copy of the request.
 //
 // Every rejection phikit writes is an RFC 9457 problem (or a FHIR OperationOutcome for
 // clients that accept application/fhir+json) with a stable type URI and the request id,
