@@ -11,7 +11,10 @@ type Method string
 
 // The authentication methods.
 const (
-	MethodJWT Method = "jwt" // a JWT access token verified against the issuer's keys
+	MethodJWT           Method = "jwt"           // a JWT access token verified against the issuer's keys
+	MethodIntrospection Method = "introspection" // an opaque token the issuer vouched for (RFC 7662)
+	MethodMTLS          Method = "mtls"          // a client certificate
+	MethodAPIKey        Method = "api-key"       // an API key
 )
 
 // Principal is who is calling, as established by the authenticator. The Authenticator
@@ -46,6 +49,13 @@ type Principal struct {
 	// TokenID is the token's jti; ExpiresAt its exp.
 	TokenID   string
 	ExpiresAt time.Time
+
+	// CertThumbprint is the base64url SHA-256 thumbprint of the client certificate the
+	// caller presented (RFC 8705 x5t#S256), when it presented one.
+	CertThumbprint string
+	// KeyThumbprint is the RFC 7638 JWK thumbprint of the key that proved possession of a
+	// DPoP-bound token (RFC 9449 jkt).
+	KeyThumbprint string
 
 	// Method is how the caller authenticated.
 	Method Method
