@@ -18,6 +18,7 @@ import (
 // in the request context. Build it with New; it is safe for concurrent use.
 type Authenticator struct {
 	issuers       map[string]*issuer
+	introspector  *introspector // nil: opaque tokens are refused
 	maxTokenBytes int
 	cache         *tokenCache // nil when disabled
 	now           func() time.Time
@@ -29,8 +30,8 @@ type Authenticator struct {
 // New checks cfg and returns an Authenticator. It fetches nothing: each issuer's keys are
 // fetched when its first token arrives.
 func New(cfg Config) (*Authenticator, error) {
-	if len(cfg.Issuers) == 0 {
-		return nil, errors.New("authn: at least one issuer is required")
+	if len(cfg.Issuers) == 0 && cfg.Introspection == nil {
+		return nil, errors.New("authn: at least one issuer or Introspection is required")
 	}
 	if cfg.MaxTokenBytes < 0 || cfg.MaxTokenBytes > maxMaxTokenBytes {
 		return nil, fmt.Errorf("authn: MaxTokenBytes must be between 0 and %d", maxMaxTokenBytes)
@@ -80,6 +81,13 @@ func New(cfg Config) (*Authenticator, error) {
 		}
 		a.issuers[ic.Issuer] = is
 	}
+	if cfg.Introspection != nil {
+		in, err := newIntrospector(*cfg.Introspection, client)
+		if err != nil {
+			return nil, err
+		}
+		a.introspector = in
+	}
 	return a, nil
 }
 
@@ -114,23 +122,30 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	return a.verify(r.Context(), token)
 }
 
-// verify returns the principal of token, from the cache when it was verified before.
+// verify returns the principal of token, from the cache when it was verified (or found
+// inactive) before.
 func (a *Authenticator) verify(ctx context.Context, token string) (*Principal, error) {
-	if a.cache == nil {
-		p, _, err := a.verifyJWT(ctx, token)
-		return p, err
-	}
-	key := sha256.Sum256([]byte(token))
+	var key [sha256.Size]byte
 	now := a.now()
-	if p, ok := a.cache.get(&key, now); ok {
-		return p, nil
+	if a.cache != nil {
+		key = sha256.Sum256([]byte(token))
+		if p, err, ok := a.cache.get(&key, now); ok {
+			return p, err
+		}
 	}
-	p, exp, err := a.verifyJWT(ctx, token)
-	if err != nil {
-		return nil, err
+	var p *Principal
+	var until time.Time
+	var err error
+	if strings.Count(token, ".") == 2 || a.introspector == nil {
+		p, until, err = a.verifyJWT(ctx, token)
+	} else {
+		p, until, err = a.introspector.introspect(ctx, token, now)
 	}
-	a.cache.put(&key, p, exp, now)
-	return p, nil
+	// until is set for a verified token and for a definitive refusal by the issuer.
+	if a.cache != nil && !until.IsZero() {
+		a.cache.put(&key, p, err, until, now)
+	}
+	return p, err
 }
 
 // isToken68 reports whether s is an RFC 9110 token68: the form of a bearer token.

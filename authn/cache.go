@@ -25,6 +25,7 @@ type cacheShard struct {
 
 type cacheEntry struct {
 	p   *Principal
+	err error // a definitive refusal (from introspection) when p is nil
 	exp time.Time
 }
 
@@ -40,8 +41,9 @@ func (c *tokenCache) shard(key *[sha256.Size]byte) *cacheShard {
 	return &c.shards[key[0]%cacheShards]
 }
 
-// get returns the principal of a token verified before, if its entry has not expired.
-func (c *tokenCache) get(key *[sha256.Size]byte, now time.Time) (*Principal, bool) {
+// get returns the principal of a token verified before — or the error it was refused
+// with — if its entry has not expired.
+func (c *tokenCache) get(key *[sha256.Size]byte, now time.Time) (*Principal, error, bool) {
 	s := c.shard(key)
 	s.mu.Lock()
 	e, ok := s.m[*key]
@@ -50,11 +52,11 @@ func (c *tokenCache) get(key *[sha256.Size]byte, now time.Time) (*Principal, boo
 		ok = false
 	}
 	s.mu.Unlock()
-	return e.p, ok
+	return e.p, e.err, ok
 }
 
-// put remembers p until exp.
-func (c *tokenCache) put(key *[sha256.Size]byte, p *Principal, exp, now time.Time) {
+// put remembers p, or the refusal err, until exp.
+func (c *tokenCache) put(key *[sha256.Size]byte, p *Principal, err error, exp, now time.Time) {
 	if !now.Before(exp) {
 		return
 	}
@@ -74,5 +76,5 @@ func (c *tokenCache) put(key *[sha256.Size]byte, p *Principal, exp, now time.Tim
 			}
 		}
 	}
-	s.m[*key] = cacheEntry{p: p, exp: exp}
+	s.m[*key] = cacheEntry{p: p, err: err, exp: exp}
 }

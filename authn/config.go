@@ -13,9 +13,13 @@ import (
 
 // Config configures an Authenticator.
 type Config struct {
-	// Issuers are the identity providers whose access tokens are accepted. At least one
-	// is required; issuer URLs must be distinct. Keys are never shared between issuers.
+	// Issuers are the identity providers whose JWT access tokens are accepted; issuer
+	// URLs must be distinct. Keys are never shared between issuers. At least one issuer
+	// or Introspection is required.
 	Issuers []IssuerConfig
+	// Introspection, when set, accepts opaque (non-JWT) access tokens by asking the
+	// issuer's introspection endpoint. Nil means opaque tokens are refused.
+	Introspection *IntrospectionConfig
 	// Realm is sent in WWW-Authenticate challenges. Empty means no realm parameter.
 	Realm string
 	// MaxTokenBytes caps the length of a token, checked before any parsing. Zero means

@@ -92,3 +92,37 @@ func tokenHeader(t *testing.T, token string) map[string]any {
 	require.NoError(t, json.Unmarshal(raw, &h))
 	return h
 }
+
+// TestHydraIntrospection accepts Hydra's opaque tokens through its introspection
+// endpoint, and refuses one as soon as Hydra has revoked it.
+func TestHydraIntrospection(t *testing.T) {
+	h := testserver.Hydra(t)
+	const aud = "https://fhir.example.test"
+	id, secret := h.CreateClient(t, testserver.HydraClient{Scopes: []string{"system/Observation.rs"}, Audience: []string{aud}, Opaque: true})
+	a, err := authn.New(authn.Config{Introspection: &authn.IntrospectionConfig{
+		Endpoint:          h.AdminURL + "/admin/oauth2/introspect", // Hydra's admin API needs no client credentials
+		Issuer:            h.Issuer,
+		Audiences:         []string{aud},
+		MaxCacheTTL:       -1, // ask every time, so the revocation is seen at once
+		InsecureAllowHTTP: true,
+	}})
+	require.NoError(t, err)
+
+	token := h.Token(t, id, secret, []string{"system/Observation.rs"}, []string{aud})
+	require.NotEqual(t, 2, strings.Count(token, "."), "an opaque token, not a JWT")
+	r := httptest.NewRequest(http.MethodGet, "/fhir/Observation", nil)
+	r.Header.Set("Authorization", "Bearer "+token)
+	p, err := a.Authenticate(r)
+	require.NoError(t, err)
+	assert.Equal(t, authn.MethodIntrospection, p.Method)
+	assert.Equal(t, id, p.ClientID)
+	assert.Equal(t, []string{"system/Observation.rs"}, p.Scopes)
+
+	h.Revoke(t, id, secret, token)
+	_, err = a.Authenticate(r)
+	assert.ErrorIs(t, err, authn.ErrTokenInactive)
+
+	r.Header.Set("Authorization", "Bearer ory_at_forged.not-a-token")
+	_, err = a.Authenticate(r)
+	assert.ErrorIs(t, err, authn.ErrTokenInactive)
+}

@@ -167,7 +167,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	if err := is.checkTimes(&c, a.now()); err != nil {
 		return nil, time.Time{}, err
 	}
-	if !is.audienceOK(c.Aud) {
+	if !audienceIn(c.Aud, is.audiences) {
 		return nil, time.Time{}, ErrAudience
 	}
 	if c.Sub == "" {
@@ -248,17 +248,6 @@ func (is *issuer) checkTimes(c *tokenClaims, now time.Time) error {
 		return ErrLifetimeTooLong
 	}
 	return nil
-}
-
-func (is *issuer) audienceOK(aud []string) bool {
-	for _, a := range aud {
-		for _, want := range is.audiences {
-			if a == want {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // roles reads the issuer's custom roles claim: an array of strings, or absent.

@@ -67,6 +67,9 @@ type HydraClient struct {
 	// TokenEndpointAuthMethod is "client_secret_basic" (the default when empty) or
 	// "client_secret_post".
 	TokenEndpointAuthMethod string
+	// Opaque makes hydra issue this client opaque access tokens (to be introspected)
+	// instead of JWTs.
+	Opaque bool
 }
 
 // Hydra starts a fresh ORY Hydra for the test: `hydra serve all --dev` with DSN=memory,
@@ -308,6 +311,9 @@ func (h *HydraServer) CreateClient(t testing.TB, c HydraClient) (id, secret stri
 		"audience":                   nonNil(c.Audience),
 		"token_endpoint_auth_method": method,
 	}
+	if c.Opaque {
+		req["access_token_strategy"] = "opaque"
+	}
 	var resp struct {
 		ClientID     string `json:"client_id"`
 		ClientSecret string `json:"client_secret"`
@@ -323,7 +329,8 @@ func (h *HydraServer) CreateClient(t testing.TB, c HydraClient) (id, secret stri
 }
 
 // Token performs the client_credentials grant at PublicURL+"oauth2/token" and returns
-// the access token, a JWT signed with the newest key of the access-token key set.
+// the access token: a JWT signed with the newest key of the access-token key set, or an
+// opaque token for a client created with Opaque.
 // Scopes and audience may be empty. The client authenticates as it was registered by
 // CreateClient (HTTP basic auth for other client ids). It fails the test unless hydra
 // answers 200 with an access token.
