@@ -3,6 +3,9 @@ package authn
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +22,7 @@ import (
 type Authenticator struct {
 	issuers       map[string]*issuer
 	introspector  *introspector // nil: opaque tokens are refused
+	clientCert    func(*http.Request) (*x509.Certificate, error)
 	maxTokenBytes int
 	cache         *tokenCache // nil when disabled
 	now           func() time.Time
@@ -58,6 +62,10 @@ func New(cfg Config) (*Authenticator, error) {
 	}
 	if a.onError == nil {
 		a.onError = a.writeError
+	}
+	a.clientCert = cfg.ClientCertificate
+	if a.clientCert == nil {
+		a.clientCert = verifiedPeerCertificate
 	}
 	switch {
 	case cfg.CacheSize == 0:
@@ -119,7 +127,41 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if !isToken68(token) {
 		return nil, ErrMalformedToken
 	}
-	return a.verify(r.Context(), token)
+	p, err := a.verify(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	return p, a.checkBinding(r, p)
+}
+
+// checkBinding enforces a token's proof-of-possession binding on every request, cached
+// or not: a certificate-bound token (RFC 8705) must come over a connection presenting
+// that certificate.
+func (a *Authenticator) checkBinding(r *http.Request, p *Principal) error {
+	if p.KeyThumbprint != "" {
+		return ErrProofOfPossession // DPoP-bound tokens are not accepted yet
+	}
+	if p.CertThumbprint == "" {
+		return nil
+	}
+	cert, err := a.clientCert(r)
+	if err != nil || cert == nil {
+		return ErrProofOfPossession
+	}
+	sum := sha256.Sum256(cert.Raw)
+	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(p.CertThumbprint)) != 1 {
+		return ErrProofOfPossession
+	}
+	return nil
+}
+
+// verifiedPeerCertificate is the default ClientCertificate: the leaf of the chain the TLS
+// stack verified, when the server asked for client certificates.
+func verifiedPeerCertificate(r *http.Request) (*x509.Certificate, error) {
+	if r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return nil, nil
+	}
+	return r.TLS.VerifiedChains[0][0], nil
 }
 
 // verify returns the principal of token, from the cache when it was verified (or found

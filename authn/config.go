@@ -1,6 +1,7 @@
 package authn
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +30,12 @@ type Config struct {
 	// lifetime is accepted without repeating the signature check. Zero means 10,000;
 	// a negative value turns the cache off.
 	CacheSize int
+	// ClientCertificate returns the verified client certificate of a request, for
+	// certificate-bound tokens (RFC 8705: a token whose cnf names a certificate
+	// thumbprint is accepted only over a connection presenting that certificate). Nil
+	// means the leaf of the chain the server's TLS stack verified (r.TLS.VerifiedChains);
+	// behind a TLS-terminating proxy, pass the Certificate method of package authn/mtls.
+	ClientCertificate func(r *http.Request) (*x509.Certificate, error)
 	// HTTPClient fetches key sets and discovery documents. Nil means a client with a
 	// 10-second timeout. Redirects are never followed, whatever the client says.
 	HTTPClient *http.Client

@@ -53,5 +53,6 @@ var (
 	ErrIssuedInFuture     = &Error{"issued-in-future", "token issued in the future", classInvalidToken}
 	ErrLifetimeTooLong    = &Error{"lifetime", "token lifetime longer than the issuer's maximum", classInvalidToken}
 	ErrIDTokenNotAccepted = &Error{"id-token", "an ID token is not an access token", classInvalidToken}
+	ErrProofOfPossession  = &Error{"proof-of-possession", "token bound to a certificate or key the request does not prove", classInvalidToken}
 	ErrKeysUnavailable    = &Error{"keys-unavailable", "the issuer's keys are unavailable", classUnavailable}
 )

@@ -34,7 +34,7 @@ type joseHeader struct {
 
 // claimNames are the claims read (the issuer's roles claim is added per issuer).
 var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
-	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "nonce", "at_hash", "c_hash"}
+	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "nonce", "at_hash", "c_hash", "cnf"}
 
 type tokenClaims struct {
 	Iss       string          `json:"iss"`
@@ -58,6 +58,14 @@ type tokenClaims struct {
 	Nonce     json.RawMessage `json:"nonce"`
 	AtHash    json.RawMessage `json:"at_hash"`
 	CHash     json.RawMessage `json:"c_hash"`
+	Cnf       *confirmation   `json:"cnf"`
+}
+
+// confirmation is the RFC 7800 cnf claim: the token is bound to a client certificate
+// (RFC 8705 x5t#S256) or to a DPoP key (RFC 9449 jkt).
+type confirmation struct {
+	X5tS256 string `json:"x5t#S256"`
+	JKT     string `json:"jkt"`
 }
 
 // numericDate is an RFC 7519 NumericDate: a JSON number of seconds since the epoch. A
@@ -207,6 +215,12 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 		TokenID:   c.Jti,
 		ExpiresAt: c.Exp.Time,
 		Method:    MethodJWT,
+	}
+	if c.Cnf != nil {
+		if c.Cnf.X5tS256 == "" && c.Cnf.JKT == "" {
+			return nil, time.Time{}, ErrUnsupportedToken // bound to something phikit cannot check
+		}
+		p.CertThumbprint, p.KeyThumbprint = c.Cnf.X5tS256, c.Cnf.JKT
 	}
 	if p.ClientID == "" {
 		p.ClientID = c.Azp
