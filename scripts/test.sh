@@ -11,7 +11,7 @@
 #   3. Offline Go vulnerability DB built from a pinned golang.org/x/vulndb into $PHIKIT_CACHE/vulndb.
 #   4. gofmt, go vet, staticcheck, go test -race (PHIKIT_INTEGRATION=1), the clinic example's demo,
 #      govulncheck (on a patched toolchain, offline DB), gosec.
-#   5. go vet in the separate bench/ module, when it exists.
+#   5. go vet and the tests (not the benchmarks) of the separate bench/ module, when it exists.
 #
 # Nothing here starts redis or postgres: the Go tests start their own throwaway servers.
 set -euo pipefail
@@ -238,8 +238,8 @@ timeout --kill-after=30 "$GOSEC_TIMEOUT" gosec -quiet -color="$gosec_color" ./..
 
 # ---- 5: the separate bench module, if there is one ---------------------------------------------
 if [ -f bench/go.mod ]; then
-  step "go vet ./... in bench/"
-  (cd bench && go vet ./...)
+  step "go vet and go test ./... in bench/ (peer comparison; benchmarks not run)"
+  (cd bench && go vet ./... && go test -race -count=1 ./...)
 fi
 
 end_step
