@@ -23,6 +23,7 @@ type Authenticator struct {
 	issuers       map[string]*issuer
 	introspector  *introspector // nil: opaque tokens are refused
 	clientCert    func(*http.Request) (*x509.Certificate, error)
+	revocations   Revocations // nil: no deny-list
 	maxTokenBytes int
 	cache         *tokenCache // nil when disabled
 	now           func() time.Time
@@ -63,6 +64,7 @@ func New(cfg Config) (*Authenticator, error) {
 	if a.onError == nil {
 		a.onError = a.writeError
 	}
+	a.revocations = cfg.Revocations
 	a.clientCert = cfg.ClientCertificate
 	if a.clientCert == nil {
 		a.clientCert = verifiedPeerCertificate
@@ -131,7 +133,44 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := a.checkRevoked(r.Context(), p); err != nil {
+		return nil, err
+	}
 	return p, a.checkBinding(r, p)
+}
+
+// checkRevoked consults the deny-list for a JWT, on every request: a token cached as
+// verified may have been revoked since.
+func (a *Authenticator) checkRevoked(ctx context.Context, p *Principal) error {
+	if a.revocations == nil || p.Method != MethodJWT {
+		return nil // introspected tokens are revoked at the issuer
+	}
+	if p.TokenID == "" {
+		return ErrMissingClaim
+	}
+	revoked, err := a.revocations.Revoked(ctx, p.Issuer, p.TokenID)
+	switch {
+	case err != nil:
+		a.logger.LogAttrs(ctx, slog.LevelError, "authn: revocation list unavailable", slog.String("error", err.Error()))
+		return ErrRevocationUnavailable
+	case revoked:
+		return ErrRevoked
+	}
+	return nil
+}
+
+// Revoke adds the token behind p to the Revocations deny-list until it expires (plus
+// its issuer's leeway, during which it would otherwise still be accepted). Every
+// Authenticator sharing the list refuses it from its next request on.
+func (a *Authenticator) Revoke(ctx context.Context, p *Principal) error {
+	if a.revocations == nil {
+		return errors.New("authn: Revoke needs Config.Revocations")
+	}
+	is, ok := a.issuers[p.Issuer]
+	if !ok || p.Method != MethodJWT || p.TokenID == "" {
+		return errors.New("authn: Revoke takes the Principal of a JWT with a jti from a configured issuer")
+	}
+	return a.revocations.Revoke(ctx, p.Issuer, p.TokenID, p.ExpiresAt.Add(is.leeway))
 }
 
 // checkBinding enforces a token's proof-of-possession binding on every request, cached

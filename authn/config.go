@@ -21,6 +21,12 @@ type Config struct {
 	// Introspection, when set, accepts opaque (non-JWT) access tokens by asking the
 	// issuer's introspection endpoint. Nil means opaque tokens are refused.
 	Introspection *IntrospectionConfig
+	// Revocations, when set, is consulted on every request carrying a JWT — cache hits
+	// included — and a token whose jti it lists is refused; a JWT without a jti is then
+	// refused too, since it could not be revoked. An error from it refuses the request
+	// with 503 (fail closed). Nil means revoked JWTs stay valid until they expire. Revoke
+	// tokens with Authenticator.Revoke.
+	Revocations Revocations
 	// Realm is sent in WWW-Authenticate challenges. Empty means no realm parameter.
 	Realm string
 	// MaxTokenBytes caps the length of a token, checked before any parsing. Zero means

@@ -36,23 +36,24 @@ var (
 
 // The token was refused.
 var (
-	ErrTokenTooLarge      = &Error{"too-large", "token too large", classInvalidToken}
-	ErrMalformedToken     = &Error{"malformed", "malformed token", classInvalidToken}
-	ErrUnsupportedToken   = &Error{"unsupported-token", "unsupported token form (JWE, JSON serialization, nested or unencoded payload)", classInvalidToken}
-	ErrAlgorithm          = &Error{"algorithm", "signature algorithm not allowed for this issuer", classInvalidToken}
-	ErrCriticalHeader     = &Error{"crit", "token has critical header parameters", classInvalidToken}
-	ErrEmbeddedKey        = &Error{"embedded-key", "token names its own key (jwk, jku or x5u)", classInvalidToken}
-	ErrWrongType          = &Error{"type", "token type not accepted", classInvalidToken}
-	ErrUnknownIssuer      = &Error{"issuer", "issuer not trusted", classInvalidToken}
-	ErrUnknownKey         = &Error{"unknown-key", "no key of the issuer matches the token", classInvalidToken}
-	ErrSignature          = &Error{"signature", "signature verification failed", classInvalidToken}
-	ErrMissingClaim       = &Error{"missing-claim", "required claim missing or of the wrong type", classInvalidToken}
-	ErrAudience           = &Error{"audience", "token not meant for this audience", classInvalidToken}
-	ErrTokenExpired       = &Error{"expired", "token expired", classInvalidToken}
-	ErrTokenNotYetValid   = &Error{"not-yet-valid", "token not valid yet", classInvalidToken}
-	ErrIssuedInFuture     = &Error{"issued-in-future", "token issued in the future", classInvalidToken}
-	ErrLifetimeTooLong    = &Error{"lifetime", "token lifetime longer than the issuer's maximum", classInvalidToken}
-	ErrIDTokenNotAccepted = &Error{"id-token", "an ID token is not an access token", classInvalidToken}
-	ErrProofOfPossession  = &Error{"proof-of-possession", "token bound to a certificate or key the request does not prove", classInvalidToken}
-	ErrKeysUnavailable    = &Error{"keys-unavailable", "the issuer's keys are unavailable", classUnavailable}
+	ErrTokenTooLarge         = &Error{"too-large", "token too large", classInvalidToken}
+	ErrMalformedToken        = &Error{"malformed", "malformed token", classInvalidToken}
+	ErrUnsupportedToken      = &Error{"unsupported-token", "unsupported token form (JWE, JSON serialization, nested or unencoded payload)", classInvalidToken}
+	ErrAlgorithm             = &Error{"algorithm", "signature algorithm not allowed for this issuer", classInvalidToken}
+	ErrCriticalHeader        = &Error{"crit", "token has critical header parameters", classInvalidToken}
+	ErrEmbeddedKey           = &Error{"embedded-key", "token names its own key (jwk, jku or x5u)", classInvalidToken}
+	ErrWrongType             = &Error{"type", "token type not accepted", classInvalidToken}
+	ErrUnknownIssuer         = &Error{"issuer", "issuer not trusted", classInvalidToken}
+	ErrUnknownKey            = &Error{"unknown-key", "no key of the issuer matches the token", classInvalidToken}
+	ErrSignature             = &Error{"signature", "signature verification failed", classInvalidToken}
+	ErrMissingClaim          = &Error{"missing-claim", "required claim missing or of the wrong type", classInvalidToken}
+	ErrAudience              = &Error{"audience", "token not meant for this audience", classInvalidToken}
+	ErrTokenExpired          = &Error{"expired", "token expired", classInvalidToken}
+	ErrTokenNotYetValid      = &Error{"not-yet-valid", "token not valid yet", classInvalidToken}
+	ErrIssuedInFuture        = &Error{"issued-in-future", "token issued in the future", classInvalidToken}
+	ErrLifetimeTooLong       = &Error{"lifetime", "token lifetime longer than the issuer's maximum", classInvalidToken}
+	ErrIDTokenNotAccepted    = &Error{"id-token", "an ID token is not an access token", classInvalidToken}
+	ErrProofOfPossession     = &Error{"proof-of-possession", "token bound to a certificate or key the request does not prove", classInvalidToken}
+	ErrRevocationUnavailable = &Error{"revocation-unavailable", "the revocation list is unavailable", classUnavailable}
+	ErrKeysUnavailable       = &Error{"keys-unavailable", "the issuer's keys are unavailable", classUnavailable}
 )
