@@ -19,7 +19,9 @@ import (
 
 type failingRevocations struct{}
 
-func (failingRevocations) Revoke(context.Context, string, string, time.Time) error { return errors.New("down") }
+func (failingRevocations) Revoke(context.Context, string, string, time.Time) error {
+	return errors.New("down")
+}
 func (failingRevocations) Revoked(context.Context, string, string) (bool, error) {
 	return false, errors.New("down")
 }

@@ -339,15 +339,15 @@ func testConcurrent(t *testing.T, h *harness) {
 					continue
 				}
 				if got, err := s.Revoked(ctx, iss, id); err != nil || !got {
-					errs <- fmt.Errorf("Revoked(%q) right after Revoke = %v, %v, want true, nil", id, got, err)
+					errs <- fmt.Errorf("after revoke, Revoked(%q) = %v, %v, want true, nil", id, got, err)
 				}
 				// Another worker's entry, revoked or not yet: only the error matters.
 				if _, err := s.Revoked(ctx, iss, fmt.Sprintf("w%d-%d", (w+1)%workers, i)); err != nil {
-					errs <- fmt.Errorf("Revoked = %w", err)
+					errs <- fmt.Errorf("revoked another worker's entry: %w", err)
 				}
 				// The same entry revoked by every worker.
 				if err := s.Revoke(ctx, iss, "shared", until); err != nil {
-					errs <- fmt.Errorf("Revoke(shared) = %w", err)
+					errs <- fmt.Errorf("revoke of the shared entry: %w", err)
 				}
 			}
 		})
