@@ -27,7 +27,6 @@ const (
 	recordsPastUntil           // records an until already past
 	ignoresContext             // answers with a done context
 	acceptsEmpty               // accepts an empty issuer or jti
-	forgetsUnderLoad           // drops concurrent writes (no lock: -race also objects)
 	expiresAtUntilMinus1s      // drops an entry a second early
 )
 
@@ -39,7 +38,6 @@ var flaws = map[string]flaw{
 	"shortensOnRevoke":      shortensOnRevoke,
 	"ignoresContext":        ignoresContext,
 	"acceptsEmpty":          acceptsEmpty,
-	"forgetsUnderLoad":      forgetsUnderLoad,
 	"expiresAtUntilMinus1s": expiresAtUntilMinus1s,
 }
 
@@ -85,10 +83,8 @@ func (s *store) Revoke(ctx context.Context, issuer, jti string, until time.Time)
 	if !s.clock().Before(until) {
 		return nil
 	}
-	if s.flaw != forgetsUnderLoad {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	k := s.key(issuer, jti)
 	if old, ok := s.m[k]; ok && old.After(until) && s.flaw != shortensOnRevoke {
 		return nil
