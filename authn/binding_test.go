@@ -8,9 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authn/mtls"
 )
 
 // testCA issues client certificates for the binding tests.
@@ -151,4 +154,51 @@ func TestClientCertificateSource(t *testing.T) {
 		assert.Equal(t, x5t(alice), p.CertThumbprint)
 	}
 	assert.Equal(t, 2, calls)
+}
+
+// Behind a TLS-terminating proxy: the proxy forwards the client certificate in the RFC
+// 9440 Client-Cert header, package mtls verifies it, and the certificate-bound token is
+// accepted only with that certificate.
+func TestCertificateBoundBehindProxy(t *testing.T) {
+	es := newES256(t, "es-1")
+	f := newFakeIssuer(t, es)
+	ca := newTestCA(t)
+	alice, mallory := ca.client(t, "alice-service"), ca.client(t, "mallory-service")
+	certs, err := mtls.New(mtls.Config{Roots: ca.pool, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	require.NoError(t, err)
+	a, err := authn.New(authn.Config{
+		Issuers:           []authn.IssuerConfig{{Issuer: f.issuer(), Audiences: []string{audience}}},
+		HTTPClient:        f.srv.Client(),
+		ClientCertificate: certs.Certificate,
+	})
+	require.NoError(t, err)
+	m := claimsAt(f.issuer(), time.Now())
+	m["cnf"] = map[string]string{"x5t#S256": mtls.Thumbprint(alice.Leaf)}
+	tok := sign(t, es, m)
+	forwarded := func(c tls.Certificate) string { return ":" + base64.StdEncoding.EncodeToString(c.Certificate[0]) + ":" }
+	tests := []struct {
+		name, peer, header string
+		wantErr            bool
+	}{
+		{name: "trusted proxy forwards the bound certificate", peer: "10.1.2.3:4000", header: forwarded(alice)},
+		{name: "trusted proxy forwards another certificate", peer: "10.1.2.3:4000", header: forwarded(mallory), wantErr: true},
+		{name: "a client outside the proxy range sends the header itself", peer: "203.0.113.9:4000", header: forwarded(alice), wantErr: true},
+		{name: "no certificate at all", peer: "10.1.2.3:4000", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.peer
+			r.Header.Set("Authorization", "Bearer "+tok)
+			if tt.header != "" {
+				r.Header.Set("Client-Cert", tt.header)
+			}
+			_, err := a.Authenticate(r)
+			if tt.wantErr {
+				assert.ErrorIs(t, err, authn.ErrProofOfPossession)
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
 }
