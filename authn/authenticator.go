@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn/dpop"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -24,6 +25,7 @@ type Authenticator struct {
 	introspector  *introspector // nil: opaque tokens are refused
 	clientCert    func(*http.Request) (*x509.Certificate, error)
 	revocations   Revocations // nil: no deny-list
+	dpop          *dpop.Verifier
 	maxTokenBytes int
 	cache         *tokenCache // nil when disabled
 	now           func() time.Time
@@ -65,6 +67,7 @@ func New(cfg Config) (*Authenticator, error) {
 		a.onError = a.writeError
 	}
 	a.revocations = cfg.Revocations
+	a.dpop = cfg.DPoP
 	a.clientCert = cfg.ClientCertificate
 	if a.clientCert == nil {
 		a.clientCert = verifiedPeerCertificate
@@ -101,12 +104,13 @@ func New(cfg Config) (*Authenticator, error) {
 	return a, nil
 }
 
-// Authenticate verifies the credential r carries and returns the caller. Errors are this
-// package's *Error values.
+// Authenticate verifies the credential r carries and returns the caller. Errors are, or
+// wrap, this package's *Error values.
 //
-// The token is taken from the Authorization header only ("Bearer", case-insensitive). A
-// request that carries an access_token query parameter is refused with ErrTokenInQuery
-// and the token is never used; a form body is never read.
+// The token is taken from the Authorization header only: "Bearer", or "DPoP" with a DPoP
+// proof when Config.DPoP is set (schemes are case-insensitive). A request that carries an
+// access_token query parameter is refused with ErrTokenInQuery and the token is never
+// used; a form body is never read.
 func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if strings.Contains(r.URL.RawQuery, "access_token") && r.URL.Query().Has("access_token") {
 		return nil, ErrTokenInQuery
@@ -120,7 +124,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 		return nil, ErrMultipleCredentials
 	}
 	scheme, token, ok := strings.Cut(values[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
+	usesDPoP := a.dpop != nil && strings.EqualFold(scheme, "DPoP")
+	if !ok || (!usesDPoP && !strings.EqualFold(scheme, "Bearer")) {
 		return nil, ErrUnsupportedScheme
 	}
 	if len(token) > a.maxTokenBytes {
@@ -136,7 +141,34 @@ func (a *Authenticator) Authenticate(r *http.Request) (*Principal, error) {
 	if err := a.checkRevoked(r.Context(), p); err != nil {
 		return nil, err
 	}
-	return p, a.checkBinding(r, p)
+	if err := a.checkDPoP(r, p, token, usesDPoP); err != nil {
+		return nil, err
+	}
+	return p, a.checkCertificate(r, p)
+}
+
+// checkDPoP enforces RFC 9449 on every request, cached token or not: a DPoP-bound token
+// (cnf.jkt) is accepted only with the DPoP scheme and a fresh proof signed by that key;
+// the DPoP scheme is accepted only for a DPoP-bound token; a bound token sent as Bearer
+// is refused.
+func (a *Authenticator) checkDPoP(r *http.Request, p *Principal, token string, usesDPoP bool) error {
+	if !usesDPoP {
+		if p.KeyThumbprint != "" {
+			return ErrProofOfPossession
+		}
+		return nil
+	}
+	if p.KeyThumbprint == "" {
+		return ErrProofOfPossession
+	}
+	proof, err := a.dpop.Verify(r.Context(), r, token)
+	if err != nil {
+		return &DPoPError{Err: err}
+	}
+	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(p.KeyThumbprint)) != 1 {
+		return ErrProofOfPossession
+	}
+	return nil
 }
 
 // checkRevoked consults the deny-list for a JWT, on every request: a token cached as
@@ -173,13 +205,10 @@ func (a *Authenticator) Revoke(ctx context.Context, p *Principal) error {
 	return a.revocations.Revoke(ctx, p.Issuer, p.TokenID, p.ExpiresAt.Add(is.leeway))
 }
 
-// checkBinding enforces a token's proof-of-possession binding on every request, cached
-// or not: a certificate-bound token (RFC 8705) must come over a connection presenting
-// that certificate.
-func (a *Authenticator) checkBinding(r *http.Request, p *Principal) error {
-	if p.KeyThumbprint != "" {
-		return ErrProofOfPossession // DPoP-bound tokens are not accepted yet
-	}
+// checkCertificate enforces a certificate binding on every request, cached token or
+// not: a certificate-bound token (RFC 8705) must come over a connection presenting that
+// certificate.
+func (a *Authenticator) checkCertificate(r *http.Request, p *Principal) error {
 	if p.CertThumbprint == "" {
 		return nil
 	}
@@ -278,9 +307,9 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 
 // reject records why r failed in its audit event and has the ErrorHandler answer it.
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
-	var ae *Error
-	if errors.As(err, &ae) {
-		audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = ae.Reason() })
+	var reason interface{ Reason() string }
+	if errors.As(err, &reason) {
+		audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = reason.Reason() })
 	}
 	a.onError(w, r, err)
 }
@@ -307,6 +336,15 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 		}
 		w.Header().Set("WWW-Authenticate", a.challenge(params))
 		problem.Write(w, r, problem.Unauthenticated)
+	case classInvalidDPoPProof:
+		w.Header().Set("WWW-Authenticate", a.dpopChallenge(`error="invalid_dpop_proof"`))
+		problem.Write(w, r, problem.Unauthenticated)
+	case classUseDPoPNonce:
+		if nonce, err := a.dpop.NonceHeader(r.Context()); err == nil && nonce != "" {
+			w.Header().Set("DPoP-Nonce", nonce)
+		}
+		w.Header().Set("WWW-Authenticate", a.dpopChallenge(`error="use_dpop_nonce"`))
+		problem.Write(w, r, problem.Unauthenticated)
 	case classUnavailable:
 		w.Header().Set("Retry-After", "30")
 		problem.Write(w, r, problem.Unavailable)
@@ -314,6 +352,16 @@ func (a *Authenticator) writeError(w http.ResponseWriter, r *http.Request, err e
 		w.Header().Set("WWW-Authenticate", a.challenge(""))
 		problem.Write(w, r, problem.Unauthenticated)
 	}
+}
+
+// dpopChallenge returns an RFC 9449 DPoP challenge with the realm, the accepted proof
+// algorithms and params.
+func (a *Authenticator) dpopChallenge(params string) string {
+	c := "DPoP "
+	if a.realm != "" {
+		c += `realm="` + a.realm + `", `
+	}
+	return c + params + `, algs="` + strings.Join(a.dpop.Algorithms(), " ") + `"`
 }
 
 // challenge returns a Bearer challenge with the realm, when set, and params.

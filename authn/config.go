@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/phikit/phikit/authn/dpop"
 )
 
 // Config configures an Authenticator.
@@ -27,6 +29,11 @@ type Config struct {
 	// with 503 (fail closed). Nil means revoked JWTs stay valid until they expire. Revoke
 	// tokens with Authenticator.Revoke.
 	Revocations Revocations
+	// DPoP, when set, accepts DPoP-bound access tokens (RFC 9449): "Authorization: DPoP
+	// <token>" with a proof in the DPoP header, checked on every request against the
+	// token's cnf.jkt. Nil means the DPoP scheme is refused, and so is any DPoP-bound
+	// token. A DPoP-bound token sent as Bearer is always refused.
+	DPoP *dpop.Verifier
 	// Realm is sent in WWW-Authenticate challenges. Empty means no realm parameter.
 	Realm string
 	// MaxTokenBytes caps the length of a token, checked before any parsing. Zero means

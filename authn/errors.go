@@ -1,5 +1,11 @@
 package authn
 
+import (
+	"errors"
+
+	"github.com/phikit/phikit/authn/dpop"
+)
+
 // Error is a reason a request failed authentication. The exported values below are the
 // complete set; compare with errors.Is. Every Error maps to a fixed answer (status and
 // RFC 6750 error code) and to a stable reason recorded in the audit event; none carries
@@ -18,6 +24,8 @@ const (
 	classInvalidToken                       // 401 invalid_token
 	classUnavailable                        // 503: the issuer's keys cannot be had
 	classInsufficientAuth                   // 401 insufficient_user_authentication (RFC 9470)
+	classInvalidDPoPProof                   // 401 DPoP invalid_dpop_proof (RFC 9449)
+	classUseDPoPNonce                       // 401 DPoP use_dpop_nonce, with a DPoP-Nonce header
 )
 
 func (e *Error) Error() string { return "authn: " + e.msg }
@@ -57,3 +65,41 @@ var (
 	ErrRevocationUnavailable = &Error{"revocation-unavailable", "the revocation list is unavailable", classUnavailable}
 	ErrKeysUnavailable       = &Error{"keys-unavailable", "the issuer's keys are unavailable", classUnavailable}
 )
+
+// The DPoP proof was refused (RFC 9449). A DPoPError wraps one of these and the dpop
+// package's error saying why.
+var (
+	ErrInvalidDPoPProof = &Error{"dpop", "invalid DPoP proof", classInvalidDPoPProof}
+	ErrUseDPoPNonce     = &Error{"dpop-nonce", "DPoP proof needs a fresh server nonce", classUseDPoPNonce}
+	ErrDPoPUnavailable  = &Error{"dpop-unavailable", "the DPoP replay store is unavailable", classUnavailable}
+)
+
+// DPoPError is the failure of a request's DPoP proof. It matches (errors.Is) both the
+// authn sentinel that decides the answer — ErrInvalidDPoPProof, ErrUseDPoPNonce or
+// ErrDPoPUnavailable — and the dpop package's error, and its Reason is the dpop
+// package's ("dpop.replay", "dpop.signature", …).
+type DPoPError struct {
+	Err error // from dpop.Verifier.Verify
+}
+
+func (e *DPoPError) Error() string { return "authn: " + e.Err.Error() }
+
+// Unwrap returns the answer's sentinel and the dpop error.
+func (e *DPoPError) Unwrap() []error {
+	switch {
+	case errors.Is(e.Err, dpop.ErrUseNonce):
+		return []error{ErrUseDPoPNonce, e.Err}
+	case errors.Is(e.Err, dpop.ErrReplayStore):
+		return []error{ErrDPoPUnavailable, e.Err}
+	}
+	return []error{ErrInvalidDPoPProof, e.Err}
+}
+
+// Reason returns the audit category of the dpop package's error.
+func (e *DPoPError) Reason() string {
+	var de *dpop.Error
+	if errors.As(e.Err, &de) {
+		return de.Reason()
+	}
+	return ErrInvalidDPoPProof.Reason()
+}
