@@ -25,7 +25,7 @@ import (
 // A step of the demo tour: one request, what should come back, and why it matters.
 type step struct {
 	what      string // what the step shows, for the reader
-	token     string // which bearer token to send (a key of the demo's tokens); "" sends none
+	as        string // whose bearer token to send (a key of the demo's tokens); "" sends none
 	method    string
 	path      string
 	header    map[string]string
@@ -55,45 +55,45 @@ func tour() []step {
 		{what: "liveness needs no token", method: "GET", path: "/healthz", want: 200},
 		{what: "no token", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.missing",
 			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
-		{what: "a clinician reads a patient", token: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
+		{what: "a clinician reads a patient", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
 			expects: "FHIR JSON, secure headers", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
-		{what: "a patient app (scp array) reads its patient", token: patient, method: "GET", path: "/fhir/Patient/pat-1", want: 200},
-		{what: "forged signature", token: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
+		{what: "a patient app (scp array) reads its patient", as: patient, method: "GET", path: "/fhir/Patient/pat-1", want: 200},
+		{what: "forged signature", as: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
 			expects: "invalid_token", check: invalidToken},
-		{what: "expired token", token: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
+		{what: "expired token", as: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
 			expects: "invalid_token", check: invalidToken},
-		{what: "alg none", token: "ALG_NONE", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.algorithm",
+		{what: "alg none", as: "ALG_NONE", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.algorithm",
 			expects: "invalid_token", check: invalidToken},
-		{what: "token in the query string", token: "IN_QUERY", method: "GET", path: "/fhir/Patient/pat-1", want: 400, rejection: "authn.token-in-query",
+		{what: "token in the query string", as: "IN_QUERY", method: "GET", path: "/fhir/Patient/pat-1", want: 400, rejection: "authn.token-in-query",
 			expects: "invalid_request", check: all(isProblem(problem.InvalidRequest), header("WWW-Authenticate", `Bearer realm="clinic", error="invalid_request"`))},
-		{what: "unknown patient: problem+json, nothing echoed", token: clinician, method: "GET", path: "/fhir/Patient/pat-404", want: 404,
+		{what: "unknown patient: problem+json, nothing echoed", as: clinician, method: "GET", path: "/fhir/Patient/pat-404", want: 404,
 			expects: "not-found problem", check: all(isProblem(problem.NotFound), notContains("pat-404"))},
-		{what: "a FHIR client gets an OperationOutcome", token: clinician, method: "GET", path: "/fhir/Patient/pat-404",
+		{what: "a FHIR client gets an OperationOutcome", as: clinician, method: "GET", path: "/fhir/Patient/pat-404",
 			header: map[string]string{"Accept": fhirJSON}, want: 404,
 			expects: "OperationOutcome", check: all(contentType(fhirJSON), jsonField("resourceType", "OperationOutcome"))},
-		{what: "search a patient's observations", token: patient, method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
+		{what: "search a patient's observations", as: patient, method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
 			expects: "Bundle of 3", check: all(jsonField("resourceType", "Bundle"), jsonNumber("total", 3))},
-		{what: "search without a patient", token: clinician, method: "GET", path: "/fhir/Observation", want: 400,
+		{what: "search without a patient", as: clinician, method: "GET", path: "/fhir/Observation", want: 400,
 			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
-		{what: "a lab service records an observation", token: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
+		{what: "a lab service records an observation", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"valueQuantity":{"value":91,"unit":"/min"}}`,
 			expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
-		{what: "an unknown field is refused, its value not echoed", token: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
+		{what: "an unknown field is refused, its value not echoed", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"ssn":"123-45-6789"}`,
 			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"))},
-		{what: "a clinician with recent MFA updates a patient", token: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
+		{what: "a clinician with recent MFA updates a patient", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
 			body:    `{"resourceType":"Patient","id":"pat-2","name":[{"family":"Sample","given":["Benjamin"]}],"gender":"male","birthDate":"1985-06-15"}`,
 			expects: "versionId 2", check: jsonField("meta.versionId", "2")},
-		{what: "the same update without MFA: step-up", token: "CLINICIAN_NO_MFA", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 401,
+		{what: "the same update without MFA: step-up", as: "CLINICIAN_NO_MFA", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 401,
 			body:      `{"resourceType":"Patient","id":"pat-2"}`,
 			rejection: "authn.step-up", expects: "insufficient_user_authentication",
 			check: header("WWW-Authenticate", `Bearer realm="clinic", error="insufficient_user_authentication", max_age="900"`)},
-		{what: "update with another patient's id in the body", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
+		{what: "update with another patient's id in the body", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
 			body: `{"resourceType":"Patient","id":"pat-1"}`, expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
-		{what: "update sent as text/plain", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3",
+		{what: "update sent as text/plain", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3",
 			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415,
 			expects: "unsupported-media-type problem", check: isProblem(problem.UnsupportedMediaType)},
-		{what: "update over the 64 KiB cap", token: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
+		{what: "update over the 64 KiB cap", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
 			body:    `{"resourceType":"Patient","id":"pat-3","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
 			expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
 		{what: "a W3C traceparent is honoured", method: "GET", path: "/healthz",
@@ -105,7 +105,7 @@ func tour() []step {
 		{what: "a client-chosen X-Request-Id is ignored", method: "GET", path: "/healthz",
 			header: map[string]string{"X-Request-Id": "attacker-chosen"}, want: 200,
 			expects: "our own id", check: requestIDPrefix("attacker-chosen", false)},
-		{what: "an unknown route", token: clinician, method: "GET", path: "/admin", want: 404, expects: "not-found problem", check: isProblem(problem.NotFound)},
+		{what: "an unknown route", as: clinician, method: "GET", path: "/admin", want: 404, expects: "not-found problem", check: isProblem(problem.NotFound)},
 	}
 }
 
@@ -254,7 +254,7 @@ func (s step) run(ctx context.Context, client *http.Client, base string, tokens 
 		body = strings.NewReader(s.body)
 	}
 	path := s.path
-	if s.token == "IN_QUERY" {
+	if s.as == "IN_QUERY" {
 		path += "?access_token=" + tokens["CLINICIAN"]
 	}
 	req, err := http.NewRequestWithContext(ctx, s.method, base+path, body)
@@ -264,7 +264,7 @@ func (s step) run(ctx context.Context, client *http.Client, base string, tokens 
 	for k, v := range s.header {
 		req.Header.Set(k, v)
 	}
-	if tok, ok := tokens[s.token]; ok {
+	if tok, ok := tokens[s.as]; ok {
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
