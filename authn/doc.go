@@ -1,7 +1,12 @@
-// Package authn establishes who is calling: it verifies OAuth 2.0 / OpenID Connect JWT
-// access tokens against each trusted issuer's published keys, puts the caller's
+// Package authn establishes who is calling. Its Authenticator verifies OAuth 2.0 /
+// OpenID Connect access tokens — JWTs against each trusted issuer's published keys, opaque
+// tokens by introspection (RFC 7662) — enforces sender constraints (certificate-bound
+// tokens, RFC 8705; DPoP, RFC 9449), consults a revocation deny-list, puts the caller's
 // Principal in the request context, records who (or why not) in the audit event, and
-// enforces per-route step-up (RFC 9470).
+// enforces per-route step-up (RFC 9470). Subpackages cover the other credentials a
+// healthcare API meets: apikey (service callers that cannot do OAuth), mtls (client
+// certificates, directly or from a trusted TLS-terminating proxy), and dpop (the proof
+// verifier the Authenticator uses). authntest mints tokens for tests and development.
 //
 //	auth, err := authn.New(authn.Config{
 //		Issuers: []authn.IssuerConfig{{
@@ -10,7 +15,8 @@
 //			Algorithms: []string{"RS256", "ES256"}, // what this IdP signs with
 //			// JWKSURL empty: OpenID Connect discovery finds the key set.
 //		}},
-//		Realm: "fhir",
+//		Revocations: denyList, // optional: a jti deny-list, e.g. redisrevocation.New(…) shared by replicas
+//		Realm:       "fhir",
 //	})
 //	if err != nil {
 //		return err
@@ -73,15 +79,44 @@
 //
 // A token seen again is accepted from a cache keyed by the SHA-256 of the whole token,
 // without repeating the signature check (about 0.6 µs instead of 30–50 µs), and never
-// past its exp. The cache is bounded (CacheSize) and sharded.
+// past its exp. The cache is bounded (CacheSize) and sharded. What must hold for every
+// request is checked on cache hits too: the revocation deny-list, the client certificate
+// of a certificate-bound token, and the DPoP proof of a DPoP-bound token.
+//
+// # Opaque tokens
+//
+// With Config.Introspection, a token that is not a compact JWS is sent to the issuer's
+// introspection endpoint (client_secret_basic). The answer is read strictly (unique
+// members, numeric exp required, aud must match, refresh tokens refused); an active
+// answer is reused for at most MaxCacheTTL and never past exp, a refusal is remembered for
+// InactiveCacheTTL so that floods of bad tokens stay local, and an endpoint that cannot
+// be asked refuses with 503. Scopes come with the answer and are checked by each route
+// (package authz), never folded into the cache key.
+//
+// # Revocation
+//
+// Config.Revocations is a jti deny-list per issuer (NewMemoryRevocations, or
+// redisrevocation for replicas); Authenticator.Revoke adds a token until its exp plus the
+// issuer's leeway. It is consulted on every request, and an error refuses (503). With a
+// deny-list configured, a JWT without a jti is refused, since it could not be revoked.
+//
+// # Sender-constrained tokens
+//
+// A token whose cnf names a certificate thumbprint (x5t#S256) is accepted only with that
+// client certificate: by default the one the server's TLS stack verified, or the one
+// Config.ClientCertificate returns (mtls.Authenticator.Certificate behind a proxy). A
+// token whose cnf names a key (jkt) is accepted only with the DPoP scheme and a fresh
+// proof signed by that key (Config.DPoP); presented as Bearer it is refused.
 //
 // # Errors
 //
 // Failures are RFC 6750 challenges with a problem body from package problem: 401 with
 // WWW-Authenticate: Bearer (no error code) when there is no credential, error="invalid_token"
 // for any refused token, 400 error="invalid_request" for a malformed request, 401
-// error="insufficient_user_authentication" with acr_values and max_age for step-up, and
-// 503 with Retry-After when an issuer's keys cannot be had. Which check failed is never
+// error="insufficient_user_authentication" with acr_values and max_age for step-up, 401
+// DPoP error="invalid_dpop_proof" or "use_dpop_nonce" (with a DPoP-Nonce header) for a
+// refused proof, and 503 with Retry-After when an issuer's keys, the introspection
+// endpoint, the deny-list or the DPoP replay store cannot be had. Which check failed is never
 // told to the client; it is recorded in the audit event as a stable category
 // ("authn.expired", "authn.signature", …) — see Error.Reason.
 //
@@ -91,10 +126,14 @@
 // the audit event records the verified subject, issuer, client and roles only after the
 // signature checked out. Logger gets only key-set fetch failures, named by issuer.
 //
-// The cache holds principals for at most CacheSize tokens and never beyond exp, but a
-// token revoked at the issuer stays valid here until it expires: keep access-token
-// lifetimes short (MaxLifetime defaults to 2 hours). Revocation lists, introspection of
-// opaque tokens, mTLS and certificate-bound tokens, DPoP and API keys are not built yet.
+// The cache holds principals for at most CacheSize tokens and never beyond exp. A JWT
+// revoked at the issuer stays valid here until it expires unless the service also adds
+// it to Revocations: keep access-token lifetimes short (MaxLifetime defaults to 2 hours).
+// An introspected token revoked at the issuer is refused at most MaxCacheTTL later.
+//
+// Bearer tokens can be replayed by whoever steals them; certificate-bound or DPoP-bound
+// tokens cannot, and are the better choice for back-end services and for apps that can
+// hold a key.
 //
 // Step-up trusts the issuer's acr, amr and auth_time claims; configure only issuers that
 // set them truthfully.
