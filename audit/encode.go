@@ -17,6 +17,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = appendString(b, e.RequestID)
 	b = appendOptString(b, `,"trace_id":`, e.TraceID)
 	b = appendOptString(b, `,"span_id":`, e.SpanID)
+	b = appendOptString(b, `,"type":`, e.Type)
 	b = append(b, `,"action":`...)
 	b = appendString(b, string(e.Action))
 	b = append(b, `,"outcome":`...)

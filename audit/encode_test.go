@@ -29,6 +29,7 @@ func fullEvent() audit.Event {
 		RequestID:  "4bf92f3577b34da6a3ce929d0e0e4736-53995c3f42cd8ad8",
 		TraceID:    "4bf92f3577b34da6a3ce929d0e0e4736",
 		SpanID:     "53995c3f42cd8ad8",
+		Type:       "DCM#110127",
 		Action:     audit.ActionRead,
 		Outcome:    audit.OutcomeSuccess,
 		Method:     "GET",

@@ -21,6 +21,10 @@ type Event struct {
 	TraceID   string `json:"trace_id,omitempty"`
 	SpanID    string `json:"span_id,omitempty"`
 
+	// Type classifies an event that is not an ordinary request, as a code with its
+	// system: "DCM#110127" (Emergency Override Started), "DCM#110138" (Emergency
+	// Override Stopped). Empty for the per-request events of the middleware.
+	Type string `json:"type,omitempty"`
 	// Action is what the request did: create, read, update, delete or execute. The
 	// middleware derives it from the method; a handler may correct it (a FHIR search sent as
 	// POST is a read; an $operation is an execute).
