@@ -1,0 +1,535 @@
+package authz
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/problem"
+)
+
+// CareTeam answers whether a user (a FHIR reference such as "Practitioner/prac-1") has a
+// treatment relationship with a patient. An error denies.
+type CareTeam interface {
+	OnCareTeam(ctx context.Context, user, patient string) (bool, error)
+}
+
+// Config configures an Authorizer.
+type Config struct {
+	// Resolver maps requests to FHIR interactions. Nil means FHIRResolver{Base: "/fhir"}.
+	Resolver RouteResolver
+	// CareTeam checks the relationship a user/ scope needs with the patient a request
+	// reaches. Nil means user/ scopes reach no patient's data.
+	CareTeam CareTeam
+	// Policies are further conditions (RolePolicy, attribute policies), combined
+	// deny-overrides with the scope decision. Nil means none.
+	Policies []Policy
+	// PurposeHeader is the request header that names the purpose of use. Empty means
+	// "X-Purpose-Of-Use".
+	PurposeHeader string
+	// DefaultPurpose is the purpose of use of a request that names none. Empty means a
+	// request must name one (400 otherwise).
+	DefaultPurpose string
+	// Purposes are the accepted purpose-of-use codes. Nil means PurposesOfUse().
+	Purposes []string
+	// Withhold maps a purpose of use to the JSON fields withheld from responses made
+	// under it (minimum necessary): {"HPAYMT": {"Patient.identifier", "Patient.address"}}.
+	Withhold map[string][]string
+	// BindingStatus is the status of a request refused for reaching another patient than
+	// the one in context: 404 (the zero value), so that existence is not revealed, or 403.
+	BindingStatus int
+	// MaxBodyBytes caps the request bodies read to check patient references, and the
+	// responses buffered to carry out obligations. Zero means 1 MiB.
+	MaxBodyBytes int64
+	// ClientAddress returns the client's address for policies. Nil means the host of
+	// Request.RemoteAddr.
+	ClientAddress func(*http.Request) (netip.Addr, bool)
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational messages (a failing policy or relationship check);
+	// nil means they are discarded.
+	Logger *slog.Logger
+	// ErrorHandler answers refused requests; err is, or wraps, one of this package's
+	// errors. Nil means a problem body: 403 (insufficient_scope in WWW-Authenticate when
+	// a scope is missing), 404 for patient binding, 400 for requests that cannot be
+	// authorized, 503 when a dependency fails.
+	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Errors the Authorizer refuses with.
+var (
+	// ErrUnauthenticated: no authn.Principal in the request context.
+	ErrUnauthenticated = errors.New("authz: request not authenticated")
+	// ErrDenied: the request is not allowed.
+	ErrDenied = errors.New("authz: denied")
+	// ErrPatientBinding: the request reaches another patient than the one in context.
+	ErrPatientBinding = errors.New("authz: request reaches another patient")
+	// ErrPurpose: the purpose of use is missing, repeated or unknown.
+	ErrPurpose = errors.New("authz: purpose of use missing or not accepted")
+	// ErrUnavailable: a relationship, consent or policy check failed; the request is
+	// refused (fail closed).
+	ErrUnavailable = errors.New("authz: a decision dependency is unavailable")
+)
+
+// InsufficientScopeError is ErrDenied for want of a scope; Scope names one that would
+// have allowed the request.
+type InsufficientScopeError struct {
+	Scope string
+}
+
+func (e *InsufficientScopeError) Error() string {
+	return "authz: insufficient scope, needs " + e.Scope
+}
+
+// Unwrap returns ErrDenied.
+func (e *InsufficientScopeError) Unwrap() error { return ErrDenied }
+
+// Authorizer decides, for each authenticated request, whether it may proceed: SMART
+// scopes, patient binding, relationships, policies and purpose of use, default deny. It
+// is safe for concurrent use.
+type Authorizer struct {
+	resolver      RouteResolver
+	careTeam      CareTeam
+	policies      []Policy
+	purposeHeader string
+	defaultPurp   string
+	purposes      map[string]bool
+	withhold      map[string][]string
+	bindingStatus int
+	maxBody       int64
+	clientAddr    func(*http.Request) (netip.Addr, bool)
+	now           func() time.Time
+	logger        *slog.Logger
+	onError       func(w http.ResponseWriter, r *http.Request, err error)
+	scopes        scopeCache
+}
+
+// New checks cfg and returns an Authorizer.
+func New(cfg Config) (*Authorizer, error) {
+	a := &Authorizer{
+		resolver:      cfg.Resolver,
+		careTeam:      cfg.CareTeam,
+		policies:      slices.Clone(cfg.Policies),
+		purposeHeader: cfg.PurposeHeader,
+		defaultPurp:   cfg.DefaultPurpose,
+		purposes:      map[string]bool{},
+		withhold:      map[string][]string{},
+		bindingStatus: cfg.BindingStatus,
+		maxBody:       cfg.MaxBodyBytes,
+		clientAddr:    cfg.ClientAddress,
+		now:           cfg.Now,
+		logger:        cfg.Logger,
+		onError:       cfg.ErrorHandler,
+	}
+	if a.resolver == nil {
+		a.resolver = FHIRResolver{Base: "/fhir"}
+	}
+	if slices.Contains(a.policies, nil) {
+		return nil, errors.New("authz: nil Policy")
+	}
+	if a.purposeHeader == "" {
+		a.purposeHeader = "X-Purpose-Of-Use"
+	}
+	purposes := cfg.Purposes
+	if purposes == nil {
+		purposes = PurposesOfUse()
+	}
+	for _, p := range purposes {
+		a.purposes[p] = true
+	}
+	if a.defaultPurp != "" && !a.purposes[a.defaultPurp] {
+		return nil, fmt.Errorf("authz: DefaultPurpose %q is not an accepted purpose", a.defaultPurp)
+	}
+	for purpose, fields := range cfg.Withhold {
+		if !a.purposes[purpose] {
+			return nil, fmt.Errorf("authz: Withhold: %q is not an accepted purpose", purpose)
+		}
+		for _, f := range fields {
+			typ, path, ok := strings.Cut(f, ".")
+			if !ok || !isResourceType(typ) || path == "" {
+				return nil, fmt.Errorf("authz: Withhold: %q is not Type.field", f)
+			}
+		}
+		a.withhold[purpose] = slices.Clone(fields)
+	}
+	switch a.bindingStatus {
+	case 0:
+		a.bindingStatus = http.StatusNotFound
+	case http.StatusNotFound, http.StatusForbidden:
+	default:
+		return nil, errors.New("authz: BindingStatus must be 404 or 403")
+	}
+	switch {
+	case a.maxBody == 0:
+		a.maxBody = 1 << 20
+	case a.maxBody < 0:
+		return nil, errors.New("authz: negative MaxBodyBytes")
+	}
+	if a.clientAddr == nil {
+		a.clientAddr = remoteAddr
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.logger == nil {
+		a.logger = slog.New(slog.DiscardHandler)
+	}
+	if a.onError == nil {
+		a.onError = writeError
+	}
+	return a, nil
+}
+
+func remoteAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addr, err := netip.ParseAddr(host)
+	return addr.Unmap(), err == nil
+}
+
+// Handler wraps next: every request is decided, the decision recorded in the audit
+// event, and only allowed requests reach next — with their search narrowed and their
+// response put through the decision's obligations.
+func (a *Authorizer) Handler(next http.Handler) http.Handler {
+	if next == nil {
+		panic("authz: Handler: next is nil")
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, err := a.Decide(r)
+		audit.Annotate(r.Context(), func(e *audit.Event) {
+			e.Decision = &audit.Decision{Allow: d.Allow, Reasons: d.Reasons}
+			if d.Purpose != "" {
+				e.PurposeOfUse = []string{d.Purpose}
+			}
+			if d.Patient != "" {
+				e.AddPatient(d.Patient)
+			}
+			if err != nil {
+				e.Rejection = rejection(err)
+			}
+		})
+		if err != nil {
+			a.onError(w, r, err)
+			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, d))
+		if len(d.Obligations.Narrowing) > 0 {
+			q := r.URL.Query()
+			for k, v := range d.Obligations.Narrowing {
+				q.Set(k, v)
+			}
+			r.URL.RawQuery = q.Encode()
+		}
+		if len(d.Obligations.Withhold) == 0 && d.Obligations.OnlyPatient == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		a.serveWithObligations(w, r, next, d.Obligations)
+	})
+}
+
+func rejection(err error) string {
+	switch {
+	case errors.Is(err, ErrPatientBinding):
+		return "authz.patient-binding"
+	case errors.Is(err, ErrPurpose):
+		return "authz.purpose"
+	case errors.Is(err, ErrUnauthenticated):
+		return "authz.unauthenticated"
+	case errors.Is(err, ErrUnavailable):
+		return "authz.unavailable"
+	case errors.Is(err, ErrRoute):
+		return "authz.route"
+	}
+	var ise *InsufficientScopeError
+	if errors.As(err, &ise) {
+		return "authz.insufficient-scope"
+	}
+	return "authz.denied"
+}
+
+// Decide decides r. It always returns a Decision (with its reasons, for the audit
+// trail); a refused request also gets an error saying how to answer it. The request's
+// body, when it is read to check patient references, is restored unread for the
+// handler.
+func (a *Authorizer) Decide(r *http.Request) (*Decision, error) {
+	d := &Decision{}
+	deny := func(err error, reason string) (*Decision, error) {
+		d.Allow = false
+		d.Reasons = append(d.Reasons, reason)
+		return d, err
+	}
+	p, ok := authn.FromContext(r.Context())
+	if !ok {
+		return deny(ErrUnauthenticated, "no authenticated principal")
+	}
+	t, err := a.resolver.Resolve(r)
+	if err != nil {
+		return deny(err, "not an authorizable FHIR interaction")
+	}
+	if t.Interaction == InteractionBatch {
+		return deny(ErrDenied, "batch and transaction bundles are not authorized yet")
+	}
+	purpose, err := a.purpose(r)
+	if err != nil {
+		return deny(err, "purpose of use missing or not accepted")
+	}
+	d.Purpose = purpose
+
+	scopes := a.scopes.get(p)
+	perm := t.Interaction.Perm()
+	patients, err := a.requestPatients(r, t)
+	if err != nil {
+		return deny(err, err.Error())
+	}
+
+	// The broadest context that grants the interaction decides how patient data is
+	// reached: system scopes reach every patient, user scopes those the user has a
+	// relationship with, patient scopes only the patient in context.
+	var sc *Scope
+	for _, ctx := range [...]Context{ContextSystem, ContextUser, ContextPatient} {
+		if sc = scopes.Match(ctx, perm, t.Type); sc != nil {
+			break
+		}
+	}
+	if sc == nil {
+		need := neededScope(p, t, perm)
+		return deny(&InsufficientScopeError{Scope: need}, "no scope grants "+t.Type+"."+perm.String()+"; needs "+need)
+	}
+	d.Context = sc.Context
+	d.Reasons = append(d.Reasons, "scope "+sc.Raw)
+	for k, vs := range sc.Query {
+		if d.Obligations.Narrowing == nil {
+			d.Obligations.Narrowing = map[string]string{}
+		}
+		d.Obligations.Narrowing[k] = vs[0]
+	}
+
+	switch sc.Context {
+	case ContextPatient:
+		if err := a.bindPatient(d, p, t, patients); err != nil {
+			return deny(ErrPatientBinding, err.Error())
+		}
+	case ContextUser:
+		if len(patients) > 1 || (len(patients) == 0 && t.Type != "Patient" && !isSearchLike(t.Interaction)) {
+			return deny(ErrDenied, "a user request must name exactly one patient")
+		}
+		if len(patients) == 0 {
+			return deny(ErrDenied, "a user search must name the patient")
+		}
+		d.Patient = patients[0]
+		if err := a.checkRelationship(r.Context(), d, p); err != nil {
+			return d, err
+		}
+	case ContextSystem:
+		if len(patients) == 1 {
+			d.Patient = patients[0]
+		}
+	}
+
+	req := &Request{Principal: p, Target: t, Context: sc.Context, Patient: d.Patient, Purpose: purpose, Time: a.now()}
+	req.Address, _ = a.clientAddr(r)
+	for i, pol := range a.policies {
+		effect, reason, err := pol.Evaluate(r.Context(), req)
+		if err != nil {
+			a.logger.LogAttrs(r.Context(), slog.LevelError, "authz: policy failed", slog.Int("policy", i), slog.String("error", err.Error()))
+			return deny(ErrUnavailable, fmt.Sprintf("policy %d failed", i))
+		}
+		switch effect {
+		case Deny:
+			return deny(ErrDenied, reason)
+		case Permit:
+			d.Reasons = append(d.Reasons, reason)
+		}
+	}
+	d.Obligations.Withhold = a.withhold[purpose]
+	d.Allow = true
+	return d, nil
+}
+
+func isSearchLike(i Interaction) bool { return i == InteractionSearch || i == InteractionHistoryType }
+
+// neededScope names a scope that would have allowed the request, in the context the
+// principal's token suggests.
+func neededScope(p *authn.Principal, t Target, perm Perms) string {
+	ctx := "system"
+	switch {
+	case p.Patient != "":
+		ctx = "patient"
+	case p.FHIRUser != "":
+		ctx = "user"
+	}
+	return ctx + "/" + t.Type + "." + perm.String()
+}
+
+// purpose returns the request's purpose of use: exactly one header value, or the default.
+func (a *Authorizer) purpose(r *http.Request) (string, error) {
+	values := r.Header.Values(a.purposeHeader)
+	switch {
+	case len(values) == 0 && a.defaultPurp != "":
+		return a.defaultPurp, nil
+	case len(values) != 1 || !a.purposes[values[0]]:
+		return "", ErrPurpose
+	}
+	return values[0], nil
+}
+
+// requestPatients returns the patients the request names: in its path, its search
+// parameters and its body.
+func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error) {
+	var patients []string
+	if t.Type == "Patient" && t.ID != "" {
+		patients = append(patients, t.ID)
+	}
+	if isSearchLike(t.Interaction) {
+		found, safe := searchPatients(t.Type, r.URL.Query())
+		if !safe {
+			return nil, fmt.Errorf("%w: search parameters that can reach other patients", ErrPatientBinding)
+		}
+		patients = append(patients, found...)
+	}
+	switch t.Interaction {
+	case InteractionCreate, InteractionUpdate, InteractionPatch:
+		body, err := a.peekBody(r)
+		if err != nil {
+			return nil, err
+		}
+		found, err := bodyPatients(body)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrDenied, err)
+		}
+		patients = append(patients, found...)
+	}
+	slices.Sort(patients)
+	return slices.Compact(patients), nil
+}
+
+// peekBody reads r's body up to the cap and puts an identical, unread body back.
+func (a *Authorizer) peekBody(r *http.Request) ([]byte, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return nil, nil
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, a.maxBody+1))
+	_ = r.Body.Close()
+	if err != nil {
+		return nil, fmt.Errorf("%w: reading the body: %w", ErrDenied, err)
+	}
+	if int64(len(body)) > a.maxBody {
+		return nil, fmt.Errorf("%w: body larger than %d bytes", ErrDenied, a.maxBody)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return body, nil
+}
+
+// bindPatient enforces patient binding for a patient/ scope: every patient the request
+// names must be the one in context; a search naming none is narrowed to it; a read of
+// another type's instance must return data of that patient only.
+func (a *Authorizer) bindPatient(d *Decision, p *authn.Principal, t Target, patients []string) error {
+	if p.Patient == "" {
+		return errors.New("a patient/ scope without a patient in the launch context")
+	}
+	for _, id := range patients {
+		if id != p.Patient {
+			return errors.New("the request names another patient than the one in context")
+		}
+	}
+	d.Patient = p.Patient
+	switch {
+	case len(patients) > 0:
+	case isSearchLike(t.Interaction):
+		if d.Obligations.Narrowing == nil {
+			d.Obligations.Narrowing = map[string]string{}
+		}
+		if t.Type == "Patient" {
+			d.Obligations.Narrowing["_id"] = p.Patient
+		} else {
+			d.Obligations.Narrowing["patient"] = p.Patient
+		}
+	case t.Interaction == InteractionCreate:
+		return errors.New("a patient/ create must reference the patient in context")
+	default:
+		d.Obligations.OnlyPatient = p.Patient
+	}
+	d.Reasons = append(d.Reasons, "patient in context "+p.Patient)
+	return nil
+}
+
+// checkRelationship allows a user/ request to reach d.Patient only when the user is on
+// the patient's care team.
+func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *authn.Principal) error {
+	if a.careTeam == nil || p.FHIRUser == "" {
+		d.Reasons = append(d.Reasons, "no relationship check configured or no fhirUser: user/ scopes reach no patient")
+		return ErrDenied
+	}
+	ok, err := a.careTeam.OnCareTeam(ctx, p.FHIRUser, d.Patient)
+	if err != nil {
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: care-team check failed", slog.String("error", err.Error()))
+		d.Reasons = append(d.Reasons, "care-team check failed")
+		return ErrUnavailable
+	}
+	if !ok {
+		d.Reasons = append(d.Reasons, p.FHIRUser+" is not on the care team")
+		return ErrDenied
+	}
+	d.Reasons = append(d.Reasons, p.FHIRUser+" is on the care team")
+	return nil
+}
+
+// writeError is the default ErrorHandler.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ise *InsufficientScopeError
+	switch {
+	case errors.As(err, &ise):
+		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+ise.Scope+`"`)
+		problem.Write(w, r, problem.Forbidden)
+	case errors.Is(err, ErrPatientBinding):
+		problem.Write(w, r, problem.NotFound)
+	case errors.Is(err, ErrUnauthenticated):
+		problem.Write(w, r, problem.Unauthenticated)
+	case errors.Is(err, ErrPurpose), errors.Is(err, ErrRoute):
+		problem.Write(w, r, problem.InvalidRequest)
+	case errors.Is(err, ErrUnavailable):
+		w.Header().Set("Retry-After", "5")
+		problem.Write(w, r, problem.Unavailable)
+	default:
+		problem.Write(w, r, problem.Forbidden)
+	}
+}
+
+// scopeCache keeps each principal's parsed scopes, so that a token's scopes are parsed
+// once however many requests carry it. Principals are shared by authn's token cache, so
+// the pointer identifies the token. It is bounded.
+type scopeCache struct {
+	mu sync.Mutex
+	m  map[*authn.Principal]*Scopes
+}
+
+const maxScopeCache = 10_000
+
+func (c *scopeCache) get(p *authn.Principal) *Scopes {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s, ok := c.m[p]; ok {
+		return s
+	}
+	s, _ := ParseScopes(p.Scopes)
+	if c.m == nil || len(c.m) >= maxScopeCache {
+		c.m = make(map[*authn.Principal]*Scopes)
+	}
+	c.m[p] = s
+	return s
+}

@@ -1,0 +1,274 @@
+package authz_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authz"
+)
+
+type careTeam map[string][]string
+
+func (c careTeam) OnCareTeam(_ context.Context, user, patient string) (bool, error) {
+	if user == "Practitioner/broken" {
+		return false, errors.New("directory down")
+	}
+	for _, p := range c[user] {
+		if p == patient {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+var (
+	patientApp = &authn.Principal{Subject: "patient-user-1", Patient: "pat-1", Method: authn.MethodJWT,
+		Scopes: []string{"launch/patient", "patient/Patient.r", "patient/Observation.rs", "patient/Observation.c"}}
+	readOnlyApp = &authn.Principal{Subject: "patient-user-1", Patient: "pat-1", Method: authn.MethodJWT,
+		Scopes: []string{"patient/Observation.rs"}}
+	clinician = &authn.Principal{Subject: "practitioner-1", FHIRUser: "Practitioner/prac-1", Roles: []string{"physician"}, Method: authn.MethodJWT,
+		Scopes: []string{"user/Patient.cruds", "user/Observation.cruds"}}
+	biller = &authn.Principal{Subject: "billing-1", FHIRUser: "Practitioner/prac-1", Roles: []string{"billing"}, Method: authn.MethodJWT,
+		Scopes: []string{"user/Patient.rs", "user/Observation.rs"}}
+	brokenDirectory = &authn.Principal{Subject: "x", FHIRUser: "Practitioner/broken", Roles: []string{"physician"},
+		Scopes: []string{"user/Patient.r"}}
+	labService = &authn.Principal{Subject: "lab-feed", ClientID: "lab-feed", Method: authn.MethodJWT,
+		Scopes: []string{"system/Observation.c", "system/Observation.rs"}}
+)
+
+type result struct {
+	code      int
+	challenge string
+	reached   bool
+	query     url.Values
+	body      string
+	event     audit.Event
+}
+
+func newAuthorizer(t *testing.T, mod func(*authz.Config)) *authz.Authorizer {
+	roles, err := authz.RolePolicy(map[string][]string{
+		"physician": {"*.cruds"},
+		"billing":   {"Patient.rs"},
+	})
+	require.NoError(t, err)
+	cfg := authz.Config{
+		CareTeam:       careTeam{"Practitioner/prac-1": {"pat-1", "pat-2"}},
+		Policies:       []authz.Policy{roles},
+		DefaultPurpose: "TREAT",
+		Withhold:       map[string][]string{"HPAYMT": {"Patient.identifier", "Patient.address"}},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	a, err := authz.New(cfg)
+	require.NoError(t, err)
+	return a
+}
+
+// run sends one request through audit + (a fake authn) + authz + a FHIR-ish handler.
+func run(t *testing.T, a *authz.Authorizer, p *authn.Principal, method, target, body string, hdr map[string]string) result {
+	t.Helper()
+	var res result
+	var mu sync.Mutex
+	aud, err := audit.New(audit.Config{Sink: audit.SinkFunc(func(_ context.Context, e *audit.Event) error {
+		mu.Lock()
+		defer mu.Unlock()
+		res.event = *e
+		return nil
+	})})
+	require.NoError(t, err)
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		res.reached = true
+		res.query = r.URL.Query()
+		if r.Body != nil {
+			got, _ := io.ReadAll(r.Body)
+			if string(got) != body {
+				t.Errorf("handler got body %q, want the original %q", got, body)
+			}
+		}
+		w.Header().Set("Content-Type", "application/fhir+json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/fhir/Patient/"):
+			id := strings.TrimPrefix(r.URL.Path, "/fhir/Patient/")
+			_, _ = io.WriteString(w, `{"resourceType":"Patient","id":"`+id+`","identifier":[{"value":"MRN-1"}],"address":[{"city":"X"}],"gender":"female"}`)
+		case r.URL.Path == "/fhir/Observation/obs-other":
+			_, _ = io.WriteString(w, `{"resourceType":"Observation","id":"obs-other","subject":{"reference":"Patient/pat-2"}}`)
+		case r.URL.Path == "/fhir/Observation/obs-own":
+			_, _ = io.WriteString(w, `{"resourceType":"Observation","id":"obs-own","subject":{"reference":"Patient/pat-1"}}`)
+		default:
+			_, _ = io.WriteString(w, `{"resourceType":"Bundle","type":"searchset","total":0}`)
+		}
+	})
+	withPrincipal := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p != nil {
+				r = r.WithContext(authn.NewContext(r.Context(), p))
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	var rdr io.Reader
+	if body != "" {
+		rdr = strings.NewReader(body)
+	}
+	r := httptest.NewRequest(method, target, rdr)
+	for k, v := range hdr {
+		r.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	aud.Handler(withPrincipal(a.Handler(handler))).ServeHTTP(rec, r)
+	res.code = rec.Code
+	res.challenge = rec.Header().Get("WWW-Authenticate")
+	res.body = rec.Body.String()
+	return res
+}
+
+func TestDecisions(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	const obsForPat2 = `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-2"}}`
+	const obsForPat1 = `{"resourceType":"Observation","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/pat-1"}}`
+	tests := []struct {
+		name      string
+		p         *authn.Principal
+		method    string
+		target    string
+		body      string
+		hdr       map[string]string
+		want      int
+		rejection string
+		reason    string // a substring of one of the audit decision's reasons
+		runs      bool   // the handler runs although the answer is refused (a response check)
+	}{
+		// Patient context: its own patient only.
+		{name: "patient app reads its patient", p: patientApp, method: "GET", target: "/fhir/Patient/pat-1", want: 200, reason: "scope patient/Patient.r"},
+		{name: "patient app reads another patient", p: patientApp, method: "GET", target: "/fhir/Patient/pat-2", want: 404, rejection: "authz.patient-binding"},
+		{name: "patient app searches its observations", p: patientApp, method: "GET", target: "/fhir/Observation?patient=pat-1", want: 200},
+		{name: "patient app searches with Patient/ prefix", p: patientApp, method: "GET", target: "/fhir/Observation?subject=Patient/pat-1", want: 200},
+		{name: "patient=other", p: patientApp, method: "GET", target: "/fhir/Observation?patient=pat-2", want: 404, rejection: "authz.patient-binding"},
+		{name: "subject=Patient/other", p: patientApp, method: "GET", target: "/fhir/Observation?subject=Patient/pat-2", want: 404, rejection: "authz.patient-binding"},
+		{name: "duplicated patient parameter", p: patientApp, method: "GET", target: "/fhir/Observation?patient=pat-1&patient=pat-2", want: 404, rejection: "authz.patient-binding"},
+		{name: "comma list of patients", p: patientApp, method: "GET", target: "/fhir/Observation?patient=pat-1,pat-2", want: 404, rejection: "authz.patient-binding"},
+		{name: "chained parameter", p: patientApp, method: "GET", target: "/fhir/Observation?patient.name=Smith", want: 404, rejection: "authz.patient-binding"},
+		{name: "modifier on patient", p: patientApp, method: "GET", target: "/fhir/Observation?patient:missing=true", want: 404, rejection: "authz.patient-binding"},
+		{name: "_include", p: patientApp, method: "GET", target: "/fhir/Observation?patient=pat-1&_include=Observation:subject", want: 404, rejection: "authz.patient-binding"},
+		{name: "_has", p: patientApp, method: "GET", target: "/fhir/Observation?_has:Encounter:patient:status=x", want: 404, rejection: "authz.patient-binding"},
+		{name: "encoded slash", p: patientApp, method: "GET", target: "/fhir/Patient%2Fpat-2", want: 400, rejection: "authz.route"},
+		{name: "type in the wrong case", p: patientApp, method: "GET", target: "/fhir/patient/pat-1", want: 400, rejection: "authz.route"},
+		{name: "dot-dot id", p: patientApp, method: "GET", target: "/fhir/Patient/..", want: 400, rejection: "authz.route"},
+		{name: "create for its own patient", p: patientApp, method: "POST", target: "/fhir/Observation", body: obsForPat1, want: 200},
+		{name: "create referencing another patient", p: patientApp, method: "POST", target: "/fhir/Observation", body: obsForPat2, want: 404, rejection: "authz.patient-binding"},
+		{name: "create referencing two patients", p: patientApp, method: "POST", target: "/fhir/Observation",
+			body: `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"},"performer":[{"reference":"https://x.example/fhir/Patient/pat-2"}]}`, want: 404, rejection: "authz.patient-binding"},
+		{name: "create with no patient reference", p: patientApp, method: "POST", target: "/fhir/Observation", body: `{"resourceType":"Observation"}`, want: 404, rejection: "authz.patient-binding"},
+		{name: "create with read-only scopes", p: readOnlyApp, method: "POST", target: "/fhir/Observation", body: obsForPat1, want: 403, rejection: "authz.insufficient-scope"},
+		{name: "update with read scope only", p: patientApp, method: "PUT", target: "/fhir/Patient/pat-1", body: `{"resourceType":"Patient","id":"pat-1"}`, want: 403, rejection: "authz.insufficient-scope"},
+		{name: "read another type by id: response of its patient", p: patientApp, method: "GET", target: "/fhir/Observation/obs-own", want: 200},
+		{name: "read another type by id: response of another patient", p: patientApp, method: "GET", target: "/fhir/Observation/obs-other", want: 404, rejection: "authz.patient-binding", runs: true},
+
+		// User context: care team, roles, purpose.
+		{name: "clinician reads a patient on the care team", p: clinician, method: "GET", target: "/fhir/Patient/pat-2", want: 200, reason: "is on the care team"},
+		{name: "clinician reads a patient off the care team", p: clinician, method: "GET", target: "/fhir/Patient/pat-3", want: 403, rejection: "authz.denied", reason: "is not on the care team"},
+		{name: "clinician updates on the care team", p: clinician, method: "PUT", target: "/fhir/Patient/pat-1", body: `{"resourceType":"Patient","id":"pat-1"}`, want: 200},
+		{name: "clinician update with another patient in the body", p: clinician, method: "PUT", target: "/fhir/Patient/pat-1", body: `{"resourceType":"Patient","id":"pat-3"}`, want: 403, rejection: "authz.denied", reason: "exactly one patient"},
+		{name: "clinician search must name a patient", p: clinician, method: "GET", target: "/fhir/Observation", want: 403, rejection: "authz.denied", reason: "must name the patient"},
+		{name: "billing role cannot read observations", p: biller, method: "GET", target: "/fhir/Observation?patient=pat-1", want: 403, rejection: "authz.denied", reason: "no role grants Observation.s"},
+		{name: "billing purpose accepted", p: biller, method: "GET", target: "/fhir/Patient/pat-1", hdr: map[string]string{"X-Purpose-Of-Use": "HPAYMT"}, want: 200, reason: "role billing"},
+		{name: "unknown purpose", p: clinician, method: "GET", target: "/fhir/Patient/pat-1", hdr: map[string]string{"X-Purpose-Of-Use": "CURIOSITY"}, want: 400, rejection: "authz.purpose"},
+		{name: "relationship check fails: deny", p: brokenDirectory, method: "GET", target: "/fhir/Patient/pat-1", want: 503, rejection: "authz.unavailable"},
+
+		// System context.
+		{name: "lab service creates for any patient", p: labService, method: "POST", target: "/fhir/Observation", body: obsForPat2, want: 200},
+		{name: "lab service cannot read patients", p: labService, method: "GET", target: "/fhir/Patient/pat-1", want: 403, rejection: "authz.insufficient-scope"},
+
+		// Default deny.
+		{name: "no principal", p: nil, method: "GET", target: "/fhir/Patient/pat-1", want: 401, rejection: "authz.unauthenticated"},
+		{name: "operation", p: clinician, method: "POST", target: "/fhir/Patient/pat-1/$everything", want: 400, rejection: "authz.route"},
+		{name: "batch bundle", p: clinician, method: "POST", target: "/fhir", body: `{"resourceType":"Bundle","type":"batch"}`, want: 403, rejection: "authz.denied"},
+		{name: "outside the FHIR base", p: clinician, method: "GET", target: "/admin/users", want: 400, rejection: "authz.route"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, a, tt.p, tt.method, tt.target, tt.body, tt.hdr)
+			assert.Equal(t, tt.want, res.code, "status; body %s", res.body)
+			assert.Equal(t, tt.want == 200 || tt.runs, res.reached, "handler reached")
+			require.NotNil(t, res.event.Decision, "the decision is in the audit event")
+			assert.Equal(t, tt.want == 200, res.event.Decision.Allow, "decision %v", res.event.Decision)
+			assert.Equal(t, tt.rejection, res.event.Rejection)
+			if tt.reason != "" {
+				assert.Contains(t, strings.Join(res.event.Decision.Reasons, "; "), tt.reason)
+			}
+			if tt.want == 200 {
+				assert.NotEmpty(t, res.event.PurposeOfUse)
+			}
+			if tt.want != 200 {
+				assert.NotContains(t, res.body, "MRN-1", "data leaked in a refusal")
+			}
+		})
+	}
+}
+
+func TestInsufficientScopeNamesTheScope(t *testing.T) {
+	res := run(t, newAuthorizer(t, nil), readOnlyApp, "POST", "/fhir/Observation",
+		`{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"}}`, nil)
+	assert.Equal(t, 403, res.code)
+	assert.Equal(t, `Bearer error="insufficient_scope", scope="patient/Observation.c"`, res.challenge)
+}
+
+func TestSearchNarrowing(t *testing.T) {
+	res := run(t, newAuthorizer(t, nil), patientApp, "GET", "/fhir/Observation?code=8867-4", "", nil)
+	require.Equal(t, 200, res.code)
+	assert.Equal(t, "pat-1", res.query.Get("patient"), "the search was narrowed to the patient in context")
+	assert.Equal(t, "8867-4", res.query.Get("code"))
+
+	res = run(t, newAuthorizer(t, nil), patientApp, "GET", "/fhir/Patient", "", nil)
+	assert.Equal(t, 403, res.code, "patient/Patient.r has no s")
+
+	scoped := &authn.Principal{Subject: "s", Patient: "pat-1", Scopes: []string{"patient/Observation.rs?category=laboratory"}}
+	res = run(t, newAuthorizer(t, nil), scoped, "GET", "/fhir/Observation", "", nil)
+	require.Equal(t, 200, res.code)
+	assert.Equal(t, "laboratory", res.query.Get("category"), "a query-constrained scope narrows the search")
+	assert.Equal(t, "pat-1", res.query.Get("patient"))
+}
+
+func TestMinimumNecessaryWithholdsFields(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	res := run(t, a, biller, "GET", "/fhir/Patient/pat-1", "", map[string]string{"X-Purpose-Of-Use": "HPAYMT"})
+	require.Equal(t, 200, res.code)
+	assert.NotContains(t, res.body, "MRN-1")
+	assert.NotContains(t, res.body, "address")
+	assert.Contains(t, res.body, `"gender":"female"`)
+	assert.Equal(t, []string{"HPAYMT"}, res.event.PurposeOfUse)
+
+	res = run(t, a, clinician, "GET", "/fhir/Patient/pat-1", "", nil)
+	require.Equal(t, 200, res.code)
+	assert.Contains(t, res.body, "MRN-1", "treatment sees the identifiers")
+	assert.Equal(t, []string{"TREAT"}, res.event.PurposeOfUse)
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	for _, cfg := range []authz.Config{
+		{DefaultPurpose: "CURIOSITY"},
+		{Withhold: map[string][]string{"NOPE": {"Patient.identifier"}}},
+		{Withhold: map[string][]string{"HPAYMT": {"identifier"}}},
+		{BindingStatus: 401},
+		{MaxBodyBytes: -1},
+		{Policies: []authz.Policy{nil}},
+	} {
+		_, err := authz.New(cfg)
+		assert.Error(t, err, "%+v", cfg)
+	}
+	_, err := authz.RolePolicy(map[string][]string{"x": {"Patient.rx"}})
+	assert.Error(t, err)
+}

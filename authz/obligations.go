@@ -1,0 +1,109 @@
+package authz
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/internal/respwriter"
+	"github.com/phikit/phikit/problem"
+)
+
+// serveWithObligations runs next into a buffer and carries out ob on its response before
+// anything reaches the client: a response naming another patient is replaced by 404,
+// withheld fields are removed. A response too large to buffer, or not JSON, is not sent
+// (500): obligations are never skipped.
+func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request, next http.Handler, ob Obligations) {
+	buf := respwriter.NewBuffer(a.maxBody)
+	next.ServeHTTP(buf, r)
+	status := buf.Status()
+	if status < 200 || status > 299 {
+		buf.WriteTo(w, buf.Body()) // errors and redirects carry no resource
+		return
+	}
+	fail := func(msg string) {
+		a.logger.LogAttrs(r.Context(), slog.LevelError, "authz: "+msg)
+		problem.Write(w, r, problem.Internal)
+	}
+	if buf.Overflowed() {
+		fail("response too large to carry out obligations")
+		return
+	}
+	body := buf.Body()
+	if ob.OnlyPatient != "" {
+		patients, err := bodyPatients(body)
+		if err != nil {
+			fail("response is not JSON; cannot check patient binding")
+			return
+		}
+		for _, id := range patients {
+			if id != ob.OnlyPatient {
+				audit.Annotate(r.Context(), func(e *audit.Event) {
+					e.Decision = &audit.Decision{Allow: false, Reasons: []string{"the response names another patient than the one in context"}}
+					e.Rejection = "authz.patient-binding"
+				})
+				problem.Write(w, r, problem.NotFound)
+				return
+			}
+		}
+	}
+	if len(ob.Withhold) > 0 {
+		out, err := withhold(body, ob.Withhold)
+		if err != nil {
+			fail("response is not JSON; cannot withhold fields")
+			return
+		}
+		body = out
+	}
+	buf.WriteTo(w, body)
+}
+
+// withhold removes fields ("Patient.identifier", "Patient.contact.telecom") from a FHIR
+// JSON resource, or from every resource of a Bundle's entries.
+func withhold(body []byte, fields []string) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return nil, errJSONBody
+	}
+	apply := func(res map[string]any) {
+		rt, _ := res["resourceType"].(string)
+		for _, f := range fields {
+			typ, path, _ := strings.Cut(f, ".")
+			if typ == rt {
+				removePath(res, strings.Split(path, "."))
+			}
+		}
+	}
+	apply(v)
+	if entries, ok := v["entry"].([]any); ok {
+		for _, e := range entries {
+			if em, ok := e.(map[string]any); ok {
+				if res, ok := em["resource"].(map[string]any); ok {
+					apply(res)
+				}
+			}
+		}
+	}
+	return json.Marshal(v)
+}
+
+// removePath deletes the field at path, descending through objects and arrays.
+func removePath(v any, path []string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(path) == 1 {
+			delete(x, path[0])
+			return
+		}
+		removePath(x[path[0]], path[1:])
+	case []any:
+		for _, item := range x {
+			removePath(item, path)
+		}
+	}
+}
