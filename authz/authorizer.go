@@ -17,6 +17,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -33,6 +34,16 @@ type Config struct {
 	// CareTeam checks the relationship a user/ scope needs with the patient a request
 	// reaches. Nil means user/ scopes reach no patient's data.
 	CareTeam CareTeam
+	// Consent is consulted for every user/ or system/ request that reaches a patient's
+	// data: a Deny refuses it (403); an error refuses it (503). It is asked on every
+	// request, never cached, so a revocation applies to the next request. The actor is
+	// the principal's fhirUser, or "Device/<client id>" for a back-end service; the
+	// category is the resource type. Nil means no consent check. Patient-context
+	// requests (a patient reaching their own data) do not consult it.
+	Consent consent.Store
+	// ConsentRequired refuses user/ and system/ requests for which Consent finds no
+	// consent at all (opt-in). False (opt-out) lets them through when no rule applies.
+	ConsentRequired bool
 	// Policies are further conditions (RolePolicy, attribute policies), combined
 	// deny-overrides with the scope decision. Nil means none.
 	Policies []Policy
@@ -102,6 +113,8 @@ func (e *InsufficientScopeError) Unwrap() error { return ErrDenied }
 type Authorizer struct {
 	resolver      RouteResolver
 	careTeam      CareTeam
+	consent       consent.Store
+	consentReq    bool
 	policies      []Policy
 	purposeHeader string
 	defaultPurp   string
@@ -121,6 +134,8 @@ func New(cfg Config) (*Authorizer, error) {
 	a := &Authorizer{
 		resolver:      cfg.Resolver,
 		careTeam:      cfg.CareTeam,
+		consent:       cfg.Consent,
+		consentReq:    cfg.ConsentRequired,
 		policies:      slices.Clone(cfg.Policies),
 		purposeHeader: cfg.PurposeHeader,
 		defaultPurp:   cfg.DefaultPurpose,
@@ -340,6 +355,11 @@ func (a *Authorizer) Decide(r *http.Request) (*Decision, error) {
 			d.Patient = patients[0]
 		}
 	}
+	if sc.Context != ContextPatient && d.Patient != "" {
+		if err := a.checkConsent(r.Context(), d, p, t); err != nil {
+			return d, err
+		}
+	}
 
 	req := &Request{Principal: p, Target: t, Context: sc.Context, Patient: d.Patient, Purpose: purpose, Time: a.now()}
 	req.Address, _ = a.clientAddr(r)
@@ -486,6 +506,33 @@ func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *auth
 		return ErrDenied
 	}
 	d.Reasons = append(d.Reasons, p.FHIRUser+" is on the care team")
+	return nil
+}
+
+// checkConsent asks the consent store about d.Patient's data of type t.Type for d.Purpose.
+func (a *Authorizer) checkConsent(ctx context.Context, d *Decision, p *authn.Principal, t Target) error {
+	if a.consent == nil {
+		return nil
+	}
+	actor := p.FHIRUser
+	if actor == "" {
+		actor = "Device/" + p.ClientID
+	}
+	got, rules, err := a.consent.Decide(ctx, consent.Query{Patient: d.Patient, Actor: actor, Purpose: d.Purpose, Category: t.Type})
+	switch {
+	case err != nil:
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: consent lookup failed", slog.String("error", err.Error()))
+		d.Reasons = append(d.Reasons, "consent lookup failed")
+		return ErrUnavailable
+	case got == consent.Deny:
+		d.Reasons = append(d.Reasons, "consent denies "+d.Purpose+" (rules "+strings.Join(rules, ",")+")")
+		return ErrDenied
+	case got == consent.Permit:
+		d.Reasons = append(d.Reasons, "consent permits "+d.Purpose+" (rules "+strings.Join(rules, ",")+")")
+	case a.consentReq:
+		d.Reasons = append(d.Reasons, "no consent on record for "+d.Purpose)
+		return ErrDenied
+	}
 	return nil
 }
 

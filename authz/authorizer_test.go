@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -17,6 +18,7 @@ import (
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authz"
+	"github.com/phikit/phikit/authz/consent"
 )
 
 type careTeam map[string][]string
@@ -272,3 +274,56 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	_, err := authz.RolePolicy(map[string][]string{"x": {"Patient.rx"}})
 	assert.Error(t, err)
 }
+
+type failingConsent struct{}
+
+func (failingConsent) Decide(context.Context, consent.Query) (consent.Decision, []string, error) {
+	return consent.Deny, nil, errors.New("db down")
+}
+
+func TestConsent(t *testing.T) {
+	store := consent.NewMemoryStore(nil)
+	require.NoError(t, store.Put(context.Background(), consent.Rule{ID: "c-research", Patient: "pat-2", Purpose: "HRESCH", Decision: consent.Deny}))
+	require.NoError(t, store.Put(context.Background(), consent.Rule{ID: "c-treat", Patient: "pat-2", Purpose: "TREAT", Decision: consent.Permit}))
+	a := newAuthorizer(t, func(c *authz.Config) { c.Consent = store })
+	required := newAuthorizer(t, func(c *authz.Config) { c.Consent = store; c.ConsentRequired = true })
+	broken := newAuthorizer(t, func(c *authz.Config) { c.Consent = failingConsent{} })
+	research := map[string]string{"X-Purpose-Of-Use": "HRESCH"}
+	tests := []struct {
+		name   string
+		a      *authz.Authorizer
+		p      *authn.Principal
+		target string
+		hdr    map[string]string
+		want   int
+		reason string
+	}{
+		{name: "treatment, consent permits", a: a, p: clinician, target: "/fhir/Patient/pat-2", want: 200, reason: "consent permits TREAT (rules c-treat)"},
+		{name: "research, consent denies", a: a, p: clinician, target: "/fhir/Patient/pat-2", hdr: research, want: 403, reason: "consent denies HRESCH (rules c-research)"},
+		{name: "no rule, opt-out", a: a, p: clinician, target: "/fhir/Patient/pat-1", want: 200},
+		{name: "no rule, opt-in", a: required, p: clinician, target: "/fhir/Patient/pat-1", want: 403, reason: "no consent on record"},
+		{name: "rule present, opt-in", a: required, p: clinician, target: "/fhir/Patient/pat-2", want: 200},
+		{name: "a system service doing research", a: a, p: labService, target: "/fhir/Observation?patient=pat-2", hdr: research, want: 403, reason: "consent denies"},
+		{name: "the patient's own app is not subject to consent", a: a, p: patientApp, target: "/fhir/Patient/pat-1", hdr: research, want: 200},
+		{name: "consent store down: deny", a: broken, p: clinician, target: "/fhir/Patient/pat-1", want: 503, reason: "consent lookup failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, tt.a, tt.p, "GET", tt.target, "", tt.hdr)
+			assert.Equal(t, tt.want, res.code)
+			require.NotNil(t, res.event.Decision)
+			assert.Equal(t, tt.want == 200, res.event.Decision.Allow)
+			if tt.reason != "" {
+				assert.Contains(t, strings.Join(res.event.Decision.Reasons, "; "), tt.reason)
+			}
+		})
+	}
+
+	// Revocation applies to the next request.
+	require.NoError(t, store.Revoke(context.Background(), "c-treat", t0()))
+	required2 := newAuthorizer(t, func(c *authz.Config) { c.Consent = store; c.ConsentRequired = true })
+	res := run(t, required2, clinician, "GET", "/fhir/Patient/pat-2", "", nil)
+	assert.Equal(t, 403, res.code)
+}
+
+func t0() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
