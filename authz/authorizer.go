@@ -17,6 +17,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
 )
@@ -27,6 +28,12 @@ type CareTeam interface {
 	OnCareTeam(ctx context.Context, user, patient string) (bool, error)
 }
 
+// BreakGlass reports an open emergency-access grant for a user and a patient;
+// breakglass.BreakGlass implements it. An error denies.
+type BreakGlass interface {
+	Active(ctx context.Context, p *authn.Principal, patient string) (breakglass.Grant, bool, error)
+}
+
 // Config configures an Authorizer.
 type Config struct {
 	// Resolver maps requests to FHIR interactions. Nil means FHIRResolver{Base: "/fhir"}.
@@ -34,6 +41,10 @@ type Config struct {
 	// CareTeam checks the relationship a user/ scope needs with the patient a request
 	// reaches. Nil means user/ scopes reach no patient's data.
 	CareTeam CareTeam
+	// BreakGlass lets a user/ request reach a patient outside the user's care team while
+	// the user holds an open emergency grant for that patient (package breakglass). The
+	// grant is recorded in the decision and the audit event. Nil means no break-glass.
+	BreakGlass BreakGlass
 	// Consent is consulted for every user/ or system/ request that reaches a patient's
 	// data: a Deny refuses it (403); an error refuses it (503). It is asked on every
 	// request, never cached, so a revocation applies to the next request. The actor is
@@ -114,6 +125,7 @@ type Authorizer struct {
 	resolver      RouteResolver
 	careTeam      CareTeam
 	consent       consent.Store
+	breakGlass    BreakGlass
 	consentReq    bool
 	policies      []Policy
 	purposeHeader string
@@ -135,6 +147,7 @@ func New(cfg Config) (*Authorizer, error) {
 		resolver:      cfg.Resolver,
 		careTeam:      cfg.CareTeam,
 		consent:       cfg.Consent,
+		breakGlass:    cfg.BreakGlass,
 		consentReq:    cfg.ConsentRequired,
 		policies:      slices.Clone(cfg.Policies),
 		purposeHeader: cfg.PurposeHeader,
@@ -232,6 +245,10 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 			}
 			if d.Patient != "" {
 				e.AddPatient(d.Patient)
+			}
+			if d.BreakGlass != "" {
+				e.AddResource(breakglass.EntityType, d.BreakGlass)
+				e.PurposeOfUse = append(e.PurposeOfUse, "BTG")
 			}
 			if err != nil {
 				e.Rejection = rejection(err)
@@ -501,11 +518,25 @@ func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *auth
 		d.Reasons = append(d.Reasons, "care-team check failed")
 		return ErrUnavailable
 	}
-	if !ok {
-		d.Reasons = append(d.Reasons, p.FHIRUser+" is not on the care team")
+	if ok {
+		d.Reasons = append(d.Reasons, p.FHIRUser+" is on the care team")
+		return nil
+	}
+	d.Reasons = append(d.Reasons, p.FHIRUser+" is not on the care team")
+	if a.breakGlass == nil {
 		return ErrDenied
 	}
-	d.Reasons = append(d.Reasons, p.FHIRUser+" is on the care team")
+	grant, active, err := a.breakGlass.Active(ctx, p, d.Patient)
+	switch {
+	case err != nil:
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: break-glass lookup failed", slog.String("error", err.Error()))
+		d.Reasons = append(d.Reasons, "break-glass lookup failed")
+		return ErrUnavailable
+	case !active:
+		return ErrDenied
+	}
+	d.BreakGlass = grant.ID
+	d.Reasons = append(d.Reasons, "break-glass grant "+grant.ID+" ("+grant.Reason+") until "+grant.ExpiresAt.UTC().Format(time.RFC3339))
 	return nil
 }
 

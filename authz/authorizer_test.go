@@ -18,6 +18,7 @@ import (
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authz"
+	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
 )
 
@@ -327,3 +328,57 @@ func TestConsent(t *testing.T) {
 }
 
 func t0() time.Time { return time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC) }
+
+type failingBreakGlass struct{}
+
+func (failingBreakGlass) Active(context.Context, *authn.Principal, string) (breakglass.Grant, bool, error) {
+	return breakglass.Grant{}, false, errors.New("store down")
+}
+
+func TestBreakGlass(t *testing.T) {
+	now := t0()
+	clock := func() time.Time { return now }
+	var alerts []breakglass.Grant
+	var events []audit.Event
+	bg, err := breakglass.New(breakglass.Config{
+		Store:         breakglass.NewMemoryStore(),
+		EntitledRoles: []string{"emergency"},
+		Audit: audit.SinkFunc(func(_ context.Context, e *audit.Event) error {
+			events = append(events, *e)
+			return nil
+		}),
+		Alert: func(_ context.Context, g breakglass.Grant) { alerts = append(alerts, g) },
+		Now:   clock,
+	})
+	require.NoError(t, err)
+	a := newAuthorizer(t, func(c *authz.Config) { c.BreakGlass = bg; c.Now = clock })
+	er := &authn.Principal{Subject: "practitioner-1", FHIRUser: "Practitioner/prac-1", Roles: []string{"physician", "emergency"},
+		AMR: []string{"pwd", "mfa"}, AuthTime: now.Add(-time.Minute), Scopes: []string{"user/Patient.rs"}}
+
+	res := run(t, a, er, "GET", "/fhir/Patient/pat-3", "", nil)
+	require.Equal(t, 403, res.code, "off the care team, no grant")
+
+	grant, err := bg.Open(context.Background(), er, "pat-3", "ETREAT", "unconscious patient in the ED, no records")
+	require.NoError(t, err)
+	require.Len(t, alerts, 1, "the alert fired")
+	require.Len(t, events, 1)
+	assert.Equal(t, breakglass.EventOverrideStarted, events[0].Type)
+
+	res = run(t, a, er, "GET", "/fhir/Patient/pat-3", "", nil)
+	require.Equal(t, 200, res.code)
+	assert.Contains(t, strings.Join(res.event.Decision.Reasons, "; "), "break-glass grant "+grant.ID)
+	assert.Contains(t, res.event.Entities, audit.Entity{Kind: audit.EntityResource, Type: breakglass.EntityType, ID: grant.ID})
+	assert.Contains(t, res.event.PurposeOfUse, "BTG")
+
+	res = run(t, a, er, "GET", "/fhir/Patient/pat-2", "", nil)
+	assert.Equal(t, 200, res.code, "on the care team anyway")
+	assert.NotContains(t, strings.Join(res.event.Decision.Reasons, "; "), "break-glass")
+
+	now = now.Add(16 * time.Minute)
+	res = run(t, a, er, "GET", "/fhir/Patient/pat-3", "", nil)
+	assert.Equal(t, 403, res.code, "the grant expired")
+
+	broken := newAuthorizer(t, func(c *authz.Config) { c.BreakGlass = failingBreakGlass{} })
+	res = run(t, broken, er, "GET", "/fhir/Patient/pat-3", "", nil)
+	assert.Equal(t, 503, res.code)
+}

@@ -22,6 +22,8 @@ type Decision struct {
 	Patient string
 	// Purpose is the purpose of use the request was made under.
 	Purpose string
+	// BreakGlass is the id of the emergency grant that allowed the request, if one did.
+	BreakGlass string
 	// Obligations are what the handler's response must still undergo; the Authorizer
 	// carries them out.
 	Obligations Obligations
