@@ -34,6 +34,9 @@ type step struct {
 	check     func(resp *http.Response, body []byte) error // more expectations; nil means none
 	expects   string                                       // the expectation in words, beside the status
 	rejection string                                       // the audit event's rejection category, if any
+	// extraEvents counts the audit events besides the request's own that carry its
+	// request id (breaking the glass writes a DICOM 110127 event).
+	extraEvents int
 }
 
 const (
@@ -50,14 +53,16 @@ func tour() []step {
 		clinician = "CLINICIAN"
 		patient   = "PATIENT_APP"
 		lab       = "LAB_SERVICE"
+		billing   = "BILLING"
 	)
+	const obsPat1 = `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-1"},"valueQuantity":{"value":70,"unit":"/min"}}`
 	return []step{
+		// Who is calling (authn).
 		{what: "liveness needs no token", method: "GET", path: "/healthz", want: 200},
 		{what: "no token", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.missing",
 			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
-		{what: "a clinician reads a patient", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
+		{what: "a clinician reads a patient on their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
 			expects: "FHIR JSON, secure headers", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
-		{what: "a patient app (scp array) reads its patient", as: patient, method: "GET", path: "/fhir/Patient/pat-1", want: 200},
 		{what: "forged signature", as: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
 			expects: "invalid_token", check: invalidToken},
 		{what: "expired token", as: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
@@ -66,21 +71,31 @@ func tour() []step {
 			expects: "invalid_token", check: invalidToken},
 		{what: "token in the query string", as: "IN_QUERY", method: "GET", path: "/fhir/Patient/pat-1", want: 400, rejection: "authn.token-in-query",
 			expects: "invalid_request", check: all(isProblem(problem.InvalidRequest), header("WWW-Authenticate", `Bearer realm="clinic", error="invalid_request"`))},
-		{what: "unknown patient: problem+json, nothing echoed", as: clinician, method: "GET", path: "/fhir/Patient/pat-404", want: 404,
-			expects: "not-found problem", check: all(isProblem(problem.NotFound), notContains("pat-404"))},
-		{what: "a FHIR client gets an OperationOutcome", as: clinician, method: "GET", path: "/fhir/Patient/pat-404",
-			header: map[string]string{"Accept": fhirJSON}, want: 404,
+
+		// What they may do (authz): SMART scopes and the patient in context.
+		{what: "a patient app (scp array) reads its patient", as: patient, method: "GET", path: "/fhir/Patient/pat-1", want: 200},
+		{what: "the patient app reads another patient: not found, nothing echoed", as: patient, method: "GET", path: "/fhir/Patient/pat-2", want: 404,
+			rejection: "authz.patient-binding", expects: "not-found problem", check: all(isProblem(problem.NotFound), notContains("pat-2"))},
+		{what: "a FHIR client gets an OperationOutcome", as: patient, method: "GET", path: "/fhir/Patient/pat-2",
+			header: map[string]string{"Accept": fhirJSON}, want: 404, rejection: "authz.patient-binding",
 			expects: "OperationOutcome", check: all(contentType(fhirJSON), jsonField("resourceType", "OperationOutcome"))},
-		{what: "search a patient's observations", as: patient, method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
+		{what: "the patient app searches its observations", as: patient, method: "GET", path: "/fhir/Observation?patient=pat-1", want: 200,
 			expects: "Bundle of 3", check: all(jsonField("resourceType", "Bundle"), jsonNumber("total", 3))},
-		{what: "search without a patient", as: clinician, method: "GET", path: "/fhir/Observation", want: 400,
-			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
+		{what: "a search naming no patient is narrowed to it", as: patient, method: "GET", path: "/fhir/Observation", want: 200,
+			expects: "Bundle of 3", check: jsonNumber("total", 3)},
+		{what: "a search for another patient's observations", as: patient, method: "GET", path: "/fhir/Observation?patient=pat-2", want: 404,
+			rejection: "authz.patient-binding", expects: "not-found problem", check: isProblem(problem.NotFound)},
+		{what: "a create with read-only scopes", as: patient, method: "POST", path: "/fhir/Observation", header: fhir, body: obsPat1, want: 403,
+			rejection: "authz.insufficient-scope", expects: "insufficient_scope",
+			check: all(isProblem(problem.Forbidden), header("WWW-Authenticate", `Bearer error="insufficient_scope", scope="patient/Observation.c"`))},
 		{what: "a lab service records an observation", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"valueQuantity":{"value":91,"unit":"/min"}}`,
 			expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
 		{what: "an unknown field is refused, its value not echoed", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
 			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"ssn":"123-45-6789"}`,
 			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"))},
+
+		// Updates: step-up, patient binding, the strict body.
 		{what: "a clinician with recent MFA updates a patient", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
 			body:    `{"resourceType":"Patient","id":"pat-2","name":[{"family":"Sample","given":["Benjamin"]}],"gender":"male","birthDate":"1985-06-15"}`,
 			expects: "versionId 2", check: jsonField("meta.versionId", "2")},
@@ -88,14 +103,35 @@ func tour() []step {
 			body:      `{"resourceType":"Patient","id":"pat-2"}`,
 			rejection: "authn.step-up", expects: "insufficient_user_authentication",
 			check: header("WWW-Authenticate", `Bearer realm="clinic", error="insufficient_user_authentication", max_age="900"`)},
-		{what: "update with another patient's id in the body", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 400,
-			body: `{"resourceType":"Patient","id":"pat-1"}`, expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
-		{what: "update sent as text/plain", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3",
+		{what: "update with another patient's id in the body", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 403,
+			body: `{"resourceType":"Patient","id":"pat-1"}`, rejection: "authz.denied", expects: "forbidden problem", check: isProblem(problem.Forbidden)},
+		{what: "update sent as text/plain", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2",
 			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415,
 			expects: "unsupported-media-type problem", check: isProblem(problem.UnsupportedMediaType)},
-		{what: "update over the 64 KiB cap", as: clinician, method: "PUT", path: "/fhir/Patient/pat-3", header: fhir, want: 413,
-			body:    `{"resourceType":"Patient","id":"pat-3","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
+		{what: "update over the 64 KiB cap", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 413,
+			body:    `{"resourceType":"Patient","id":"pat-2","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
 			expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
+
+		// The care team, break-glass, consent and minimum necessary.
+		{what: "the clinician reads pat-3, off their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-3", want: 403,
+			rejection: "authz.denied", expects: "forbidden problem", check: isProblem(problem.Forbidden)},
+		{what: "the clinician breaks the glass for pat-3", as: clinician, method: "POST", path: "/break-glass",
+			header: map[string]string{"Content-Type": "application/json"}, want: 201,
+			body:    `{"patient":"pat-3","reason":"ETREAT","justification":"Unconscious in the ED, no records on file"}`,
+			expects: "a 15-minute grant", check: jsonField("patient", "pat-3"), extraEvents: 1},
+		{what: "and reads pat-3 under the grant", as: clinician, method: "GET", path: "/fhir/Patient/pat-3", want: 200,
+			expects: "pat-3", check: jsonField("id", "pat-3")},
+		{what: "a research-purpose read of pat-3: consent denies", as: clinician, method: "GET", path: "/fhir/Patient/pat-3",
+			header: map[string]string{"X-Purpose-Of-Use": "HRESCH"}, want: 403, rejection: "authz.denied",
+			expects: "forbidden problem", check: isProblem(problem.Forbidden)},
+		{what: "a billing-purpose read withholds identifiers", as: billing, method: "GET", path: "/fhir/Patient/pat-1",
+			header: map[string]string{"X-Purpose-Of-Use": "HPAYMT"}, want: 200,
+			expects: "no identifier, no address", check: all(jsonField("id", "pat-1"), notContains("identifier"), notContains("MRN-pat-1"), notContains("address"))},
+		{what: "an unknown purpose of use", as: clinician, method: "GET", path: "/fhir/Patient/pat-1",
+			header: map[string]string{"X-Purpose-Of-Use": "CURIOSITY"}, want: 400, rejection: "authz.purpose",
+			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
+
+		// Correlation ids.
 		{what: "a W3C traceparent is honoured", method: "GET", path: "/healthz",
 			header: map[string]string{"Traceparent": traceparent}, want: 200,
 			expects: "request id in the caller's trace", check: requestIDPrefix(traceID, true)},
@@ -118,12 +154,12 @@ func demoTokens(dev *authntest.Issuer, audience string) (map[string]string, erro
 		return nil, err
 	}
 	now := time.Now()
-	noMFA, err := dev.Mint(map[string]any{"sub": "practitioner-7", "aud": audience, "roles": []string{"physician"},
-		"scope": "user/Patient.cruds", "amr": []string{"pwd"}, "auth_time": now.Unix()})
+	noMFA, err := dev.Mint(map[string]any{"sub": "practitioner-1", "aud": audience, "roles": []string{"physician"},
+		"fhirUser": "Practitioner/prac-1", "scope": "user/Patient.rus", "amr": []string{"pwd"}, "auth_time": now.Unix()})
 	if err != nil {
 		return nil, err
 	}
-	expired, err := dev.Mint(map[string]any{"sub": "practitioner-7", "aud": audience,
+	expired, err := dev.Mint(map[string]any{"sub": "practitioner-1", "aud": audience,
 		"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})
 	if err != nil {
 		return nil, err
@@ -167,13 +203,14 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	}()
 	base := "http://" + ln.Addr().String()
 
-	fmt.Fprintf(out, "phikit clinic demo: %s (synthetic data; tokens from a development issuer; authorization not enforced until phikit/authz lands)\n\n", base)
+	fmt.Fprintf(out, "phikit clinic demo: %s (synthetic data; tokens from a development issuer)\n\n", base)
 	client := &http.Client{Timeout: 10 * time.Second}
 	tw := tabwriter.NewWriter(out, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tstep\trequest\texpected\tgot\t")
 	var failures []string
-	var requestIDs, rejections []string
-	for i, s := range tour() {
+	var requestIDs []string
+	steps := tour()
+	for i, s := range steps {
 		got, id, err := s.run(ctx, client, base, tokens)
 		mark := "ok"
 		if err != nil {
@@ -181,7 +218,6 @@ func runDemo(ctx context.Context, out io.Writer) error {
 			failures = append(failures, fmt.Sprintf("step %d (%s): %v", i+1, s.what, err))
 		}
 		requestIDs = append(requestIDs, id)
-		rejections = append(rejections, s.rejection)
 		expected := fmt.Sprint(s.want)
 		if s.expects != "" {
 			expected += " " + s.expects
@@ -199,8 +235,16 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	for _, l := range lines {
 		fmt.Fprintln(out, l)
 	}
-	if err := checkAudit(lines, requestIDs, rejections); err != nil {
+	if err := checkAudit(lines, steps, requestIDs); err != nil {
 		failures = append(failures, err.Error())
+	}
+	wantAlerts := 0
+	for _, s := range steps {
+		wantAlerts += s.extraEvents // each extra event is a break-glass opening, which alerts
+	}
+	fmt.Fprintf(out, "\nbreak-glass alerts fired: %d\n", svc.alerts.count())
+	if got := svc.alerts.count(); got != wantAlerts {
+		failures = append(failures, fmt.Sprintf("break-glass: %d alerts fired, want %d", got, wantAlerts))
 	}
 
 	if len(failures) > 0 {
@@ -210,16 +254,21 @@ func runDemo(ctx context.Context, out io.Writer) error {
 		}
 		return errors.New("demo failed")
 	}
-	fmt.Fprintf(out, "\nall %d steps behaved as expected, and each left exactly one audit event.\n", len(requestIDs))
+	fmt.Fprintf(out, "\nall %d steps behaved as expected; each left exactly one audit event of its own (and breaking the glass its DICOM 110127 event).\n", len(requestIDs))
 	return nil
 }
 
-// checkAudit verifies that each response's request id appears in exactly one event, and
-// that the event records the expected rejection. The only other requests allowed are the
-// clinic's own fetches of its development issuer's key set.
-func checkAudit(lines, requestIDs, rejections []string) error {
-	seen := map[string][]audit.Event{}
-	tour := 0
+// checkAudit verifies that each step's request id appears in exactly one request event,
+// which records the expected rejection, plus the step's extra events (typed, such as
+// DICOM 110127). The only other requests allowed are the clinic's own fetches of its
+// development issuer's key set.
+func checkAudit(lines []string, steps []step, requestIDs []string) error {
+	type events struct {
+		own   []audit.Event
+		typed int
+	}
+	seen := map[string]*events{}
+	own := 0
 	for _, l := range lines {
 		var e audit.Event
 		if err := json.Unmarshal([]byte(l), &e); err != nil {
@@ -228,19 +277,29 @@ func checkAudit(lines, requestIDs, rejections []string) error {
 		if e.Path == devIssuerPath+"jwks.json" {
 			continue
 		}
-		tour++
-		seen[e.RequestID] = append(seen[e.RequestID], e)
+		if seen[e.RequestID] == nil {
+			seen[e.RequestID] = &events{}
+		}
+		if e.Type != "" {
+			seen[e.RequestID].typed++
+			continue
+		}
+		own++
+		seen[e.RequestID].own = append(seen[e.RequestID].own, e)
 	}
-	if tour != len(requestIDs) {
-		return fmt.Errorf("audit: got %d events for the tour's requests, want %d", tour, len(requestIDs))
+	if own != len(requestIDs) {
+		return fmt.Errorf("audit: got %d request events for the tour, want %d", own, len(requestIDs))
 	}
 	for i, id := range requestIDs {
-		events := seen[id]
-		if len(events) != 1 {
-			return fmt.Errorf("audit: step %d's request id is in %d events, want 1", i+1, len(events))
+		ev := seen[id]
+		if ev == nil || len(ev.own) != 1 {
+			return fmt.Errorf("audit: step %d's request id is not in exactly one request event", i+1)
 		}
-		if got := events[0].Rejection; got != rejections[i] {
-			return fmt.Errorf("audit: step %d's event records rejection %q, want %q", i+1, got, rejections[i])
+		if ev.typed != steps[i].extraEvents {
+			return fmt.Errorf("audit: step %d has %d extra events, want %d", i+1, ev.typed, steps[i].extraEvents)
+		}
+		if got := ev.own[0].Rejection; got != steps[i].rejection {
+			return fmt.Errorf("audit: step %d's event records rejection %q, want %q", i+1, got, steps[i].rejection)
 		}
 	}
 	return nil

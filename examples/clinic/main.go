@@ -90,7 +90,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		return err
 	}
 	fmt.Fprintf(stderr, "clinic: listening on http://%s (synthetic data only); audit trail in %s\n", ln.Addr(), *auditFile)
-	fmt.Fprintln(stderr, "WARNING: authorization is not enforced yet (phikit/authz): any valid token may read and change any record.")
 	if svc.dev != nil {
 		tokens, err := devTokens(svc.dev, tr.audience)
 		if err != nil {
@@ -98,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return err
 		}
 		fmt.Fprintf(stderr, "DEVELOPMENT ISSUER %s: never trust it in production. Tokens, valid for one hour:\n", svc.dev.URL())
-		for _, name := range []string{"CLINICIAN", "PATIENT_APP", "LAB_SERVICE"} {
+		for _, name := range []string{"CLINICIAN", "PATIENT_APP", "LAB_SERVICE", "BILLING"} {
 			fmt.Fprintf(stderr, "export %s_TOKEN=%s\n", name, tokens[name])
 		}
 		fmt.Fprintf(stderr, "try: curl -H \"Authorization: Bearer $CLINICIAN_TOKEN\" http://%s/fhir/Patient/pat-1\n", ln.Addr())

@@ -1,19 +1,25 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/phikit/phikit"
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authn/authntest"
+	"github.com/phikit/phikit/authz"
+	"github.com/phikit/phikit/authz/breakglass"
+	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -30,6 +36,35 @@ type trust struct {
 type service struct {
 	handler http.Handler
 	dev     *authntest.Issuer
+	alerts  *alerts // break-glass alerts fired
+}
+
+// careTeams is the clinic's (synthetic) treatment-relationship directory.
+type careTeams map[string][]string
+
+// OnCareTeam implements authz.CareTeam.
+func (c careTeams) OnCareTeam(_ context.Context, user, patient string) (bool, error) {
+	return slices.Contains(c[user], patient), nil
+}
+
+// alerts counts and logs break-glass alerts; a real service pages its privacy officer.
+type alerts struct {
+	mu     sync.Mutex
+	n      int
+	logger *slog.Logger
+}
+
+func (a *alerts) fire(ctx context.Context, g breakglass.Grant) {
+	a.mu.Lock()
+	a.n++
+	a.mu.Unlock()
+	a.logger.LogAttrs(ctx, slog.LevelWarn, "BREAK-GLASS ALERT: emergency access opened", slog.String("grant", g.ID), slog.String("reason", g.Reason))
+}
+
+func (a *alerts) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
 }
 
 // devIssuerPath is where the development issuer lives on the clinic's own address.
@@ -42,7 +77,7 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 	if err != nil {
 		return nil, err
 	}
-	svc := &service{}
+	svc := &service{alerts: &alerts{logger: logger}}
 	ic := authn.IssuerConfig{Issuer: tr.issuer, JWKSURL: tr.jwksURL, Audiences: []string{tr.audience},
 		Algorithms: []string{"RS256", "ES256", "EdDSA"}}
 	if tr.issuer == "" {
@@ -63,14 +98,45 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		return nil, err
 	}
 
+	// Authorization: SMART scopes, patient binding, the care team, consent, break-glass,
+	// roles, purpose of use (treatment unless the request says otherwise), and minimum
+	// necessary for billing.
+	bg, err := breakglass.New(breakglass.Config{
+		Store: breakglass.NewMemoryStore(), EntitledRoles: []string{"emergency"},
+		Audit: sink, Service: "clinic", Alert: svc.alerts.fire, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	consents := consent.NewMemoryStore(nil)
+	if err := consents.Put(context.Background(), consent.Rule{ID: "pat-3-no-research", Patient: "pat-3", Purpose: "HRESCH", Decision: consent.Deny}); err != nil {
+		return nil, err
+	}
+	roles, err := authz.RolePolicy(map[string][]string{
+		"physician": {"*.cruds"},
+		"billing":   {"Patient.r"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	az, err := authz.New(authz.Config{
+		CareTeam:       careTeams{"Practitioner/prac-1": {"pat-1", "pat-2"}},
+		Consent:        consents,
+		BreakGlass:     bg,
+		Policies:       []authz.Policy{roles},
+		DefaultPurpose: "TREAT",
+		Withhold:       map[string][]string{"HPAYMT": {"Patient.identifier", "Patient.address", "Patient.telecom"}},
+		Logger:         logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	fhir := http.NewServeMux()
 	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
 	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(http.HandlerFunc(st.putPatient)))
 	fhir.HandleFunc("GET /fhir/Observation", st.searchObservations)
 	fhir.HandleFunc("POST /fhir/Observation", st.postObservation)
-	fhir.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.NotFound)
-	})
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +146,11 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 	if svc.dev != nil {
 		root.Handle("GET "+devIssuerPath+"jwks.json", svc.dev.JWKSHandler())
 	}
-	root.Handle("/", auth.Handler(audit.RecordRoute(fhir))) // everything else needs a token
+	root.Handle("/fhir/", auth.Handler(az.Handler(audit.RecordRoute(fhir)))) // a token, then a decision
+	root.Handle("POST /break-glass", auth.Handler(bg.Handler()))
+	root.Handle("/", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		problem.Write(w, r, problem.NotFound)
+	})))
 	svc.handler = phikit.Chain(
 		phikit.RequestID,
 		phikit.SecureHeaders,
@@ -94,9 +164,13 @@ func devTokens(dev *authntest.Issuer, audience string) (map[string]string, error
 	now := time.Now().Unix()
 	claims := map[string]map[string]any{
 		// A physician in the clinic's EHR, signed in with MFA just now.
-		"CLINICIAN": {"sub": "practitioner-7", "aud": audience, "client_id": "clinic-ehr",
-			"fhirUser": "Practitioner/prac-7", "roles": []string{"physician"},
-			"scope": "user/Patient.cruds user/Observation.cruds", "amr": []string{"pwd", "mfa"}, "auth_time": now},
+		// prac-1 is on the care team of pat-1 and pat-2, and may break the glass.
+		"CLINICIAN": {"sub": "practitioner-1", "aud": audience, "client_id": "clinic-ehr",
+			"fhirUser": "Practitioner/prac-1", "roles": []string{"physician", "emergency"},
+			"scope": "user/Patient.rus user/Observation.crs", "amr": []string{"pwd", "mfa"}, "auth_time": now},
+		// A billing clerk, who sees patients without their identifiers (minimum necessary).
+		"BILLING": {"sub": "billing-1", "aud": audience, "client_id": "clinic-billing",
+			"fhirUser": "Practitioner/prac-1", "roles": []string{"billing"}, "scope": "user/Patient.r"},
 		// A SMART patient-facing app launched for pat-1 (scopes as an scp array).
 		"PATIENT_APP": {"sub": "patient-user-1", "aud": audience, "client_id": "smart-patient-app",
 			"patient": "pat-1", "scp": []string{"patient/Patient.rs", "patient/Observation.rs"}, "amr": []string{"pwd"}, "auth_time": now},

@@ -11,16 +11,28 @@ import (
 
 // patient is a FHIR Patient, reduced to the fields the clinic uses.
 type patient struct {
-	ResourceType string      `json:"resourceType"`
-	ID           string      `json:"id"`
-	Meta         meta        `json:"meta"`
-	Name         []humanName `json:"name,omitempty"`
-	Gender       string      `json:"gender,omitempty"`
-	BirthDate    string      `json:"birthDate,omitempty"`
+	ResourceType string       `json:"resourceType"`
+	ID           string       `json:"id"`
+	Meta         meta         `json:"meta"`
+	Identifier   []identifier `json:"identifier,omitempty"`
+	Name         []humanName  `json:"name,omitempty"`
+	Address      []address    `json:"address,omitempty"`
+	Gender       string       `json:"gender,omitempty"`
+	BirthDate    string       `json:"birthDate,omitempty"`
 }
 
 type meta struct {
 	VersionID string `json:"versionId"`
+}
+
+type identifier struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
+}
+
+type address struct {
+	City       string `json:"city,omitempty"`
+	PostalCode string `json:"postalCode,omitempty"`
 }
 
 type humanName struct {
@@ -75,6 +87,8 @@ func newStore() *store {
 		{ID: "pat-3", Name: []humanName{{Family: "Example", Given: []string{"Cy"}}}, Gender: "other", BirthDate: "2001-12-31"},
 	} {
 		p.ResourceType, p.Meta.VersionID = "Patient", "1"
+		p.Identifier = []identifier{{System: "urn:example:clinic:mrn", Value: "MRN-" + p.ID}}
+		p.Address = []address{{City: "Exampleton", PostalCode: "00000"}}
 		s.patients[p.ID] = p
 	}
 	loinc := func(code, display string) codeableConcept {
