@@ -1,4 +1,67 @@
-// Package authz will provide what the caller may do: SMART on FHIR scopes, roles, patient binding, consent, purpose of use and break-glass.
+// Package authz decides what an authenticated caller may do to which patient's data, and
+// why: SMART on FHIR v2 scopes, patient binding, care-team relationships, consent,
+// purpose of use, break-glass, roles and attribute policies, and minimum-necessary field
+// withholding — default deny, every decision explained in the audit event.
 //
-// It is not built yet and exports nothing; see the project's open issues.
+//	roles, _ := authz.RolePolicy(map[string][]string{"physician": {"*.cruds"}, "billing": {"Patient.r"}})
+//	az, err := authz.New(authz.Config{
+//		CareTeam:       directory,               // is this practitioner on the patient's care team?
+//		Consent:        consentStore,            // package consent: memory or PostgreSQL
+//		BreakGlass:     bg,                      // package breakglass
+//		Policies:       []authz.Policy{roles},
+//		DefaultPurpose: "TREAT",
+//		Withhold:       map[string][]string{"HPAYMT": {"Patient.identifier", "Patient.address"}},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	mux.Handle("/fhir/", auth.Handler(az.Handler(audit.RecordRoute(fhirMux))))
+//
+// # How a request is decided
+//
+// The Authorizer runs after authn (it needs the authn.Principal) and:
+//
+//  1. resolves the request to a FHIR interaction, type and id (FHIRResolver; a path it
+//     cannot read, an encoded slash, a type in the wrong case, an operation, is refused);
+//  2. takes the purpose of use from the X-Purpose-Of-Use header (one value, an accepted
+//     HL7 PurposeOfUse code) or DefaultPurpose;
+//  3. collects the patients the request names: the path (Patient/{id}), search
+//     parameters (patient, subject, _id) and, for create, update and patch, every Patient
+//     reference in the body (read up to MaxBodyBytes and restored for the handler);
+//  4. finds a scope granting the interaction's permission (c, r, u, d or s; write never
+//     implies read), trying system/, then user/, then patient/ scopes. None: 403 with
+//     WWW-Authenticate: Bearer error="insufficient_scope", scope="<what was needed>";
+//  5. applies the context: a patient/ scope reaches only the token's patient — any other
+//     patient named anywhere is refused with 404 (BindingStatus), a search naming none is
+//     narrowed to it, a search with _include, _revinclude, _has, chains or modifiers on
+//     patient parameters is refused, and a read of another type's instance is checked on
+//     the way out; a user/ scope reaches exactly one named patient, and only when the user
+//     is on the patient's care team (CareTeam) or holds an open break-glass grant for
+//     them; a system/ scope reaches any patient;
+//  6. asks Consent for user/ and system/ access to a patient's data (a deny refuses);
+//  7. evaluates Policies (RolePolicy and your own; OPA or Cedar fit behind Policy),
+//     combined deny-overrides;
+//  8. records the Decision — allow or deny, with its reasons, the purpose, the patient,
+//     a break-glass grant — in the audit event, and carries out obligations: search
+//     narrowing (the handler sees the narrowed query; FromContext tells it), fields
+//     withheld for the purpose of use, the response's patient check.
+//
+// # Security considerations
+//
+// Everything not explicitly allowed is refused, and every dependency that fails — the
+// care-team directory, the consent store, the break-glass store, a policy — refuses the
+// request (503). Consent is asked on every request: a revocation applies to the next one.
+//
+// Patient binding answers 404 rather than 403 so that a patient app cannot learn which
+// ids exist. The decision's reasons go to the audit trail only; a client sees a problem
+// type and, for a missing scope, the scope it would need.
+//
+// Obligations that inspect or rewrite responses buffer them (up to MaxBodyBytes); a
+// response that cannot be checked is not sent (500). Handlers on such routes cannot
+// stream.
+//
+// The purpose of use comes from a request header, so it is the client's assertion:
+// Policies can require particular clients or roles for sensitive purposes, and the audit
+// trail records it for review. Batch and transaction bundles are refused until each entry
+// can be authorized.
 package authz

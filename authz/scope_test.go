@@ -1,13 +1,17 @@
 package authz_test
 
 import (
+	"context"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authz"
+	"github.com/phikit/phikit/authz/consent"
 )
 
 func TestParseScope(t *testing.T) {
@@ -164,4 +168,25 @@ func BenchmarkScopesMatch(b *testing.B) {
 			authz.ParseScopes(raw)
 		}
 	})
+}
+
+// BenchmarkDecide is a whole decision for a clinician reading a patient on the care team,
+// with consent from memory and a role policy, beside the scope match alone.
+func BenchmarkDecide(b *testing.B) {
+	store := consent.NewMemoryStore(nil)
+	_ = store.Put(context.Background(), consent.Rule{ID: "c1", Patient: "pat-1", Purpose: "HRESCH", Decision: consent.Deny})
+	roles, _ := authz.RolePolicy(map[string][]string{"physician": {"*.cruds"}})
+	a, err := authz.New(authz.Config{CareTeam: careTeam{"Practitioner/prac-1": {"pat-1"}}, Consent: store,
+		Policies: []authz.Policy{roles}, DefaultPurpose: "TREAT"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/fhir/Patient/pat-1", nil)
+	r = r.WithContext(authn.NewContext(r.Context(), clinician))
+	b.ReportAllocs()
+	for b.Loop() {
+		if d, err := a.Decide(r); err != nil || !d.Allow {
+			b.Fatal(err)
+		}
+	}
 }
