@@ -297,8 +297,14 @@ func rejection(err error) string {
 // Decide decides r. It always returns a Decision (with its reasons, for the audit
 // trail); a refused request also gets an error saying how to answer it. The request's
 // body, when it is read to check patient references, is restored unread for the
-// handler.
+// handler. A batch or transaction bundle is allowed only when each of its entries is.
 func (a *Authorizer) Decide(r *http.Request) (*Decision, error) {
+	return a.decide(r, true)
+}
+
+// decide decides r; bundles are decided entry by entry when allowBundle is set (never
+// for an entry of a bundle).
+func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error) {
 	d := &Decision{}
 	deny := func(err error, reason string) (*Decision, error) {
 		d.Allow = false
@@ -314,7 +320,10 @@ func (a *Authorizer) Decide(r *http.Request) (*Decision, error) {
 		return deny(err, "not an authorizable FHIR interaction")
 	}
 	if t.Interaction == InteractionBatch {
-		return deny(ErrDenied, "batch and transaction bundles are not authorized yet")
+		if !allowBundle {
+			return deny(ErrDenied, "a bundle inside a bundle")
+		}
+		return a.decideBundle(r, d)
 	}
 	purpose, err := a.purpose(r)
 	if err != nil {

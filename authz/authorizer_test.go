@@ -382,3 +382,53 @@ func TestBreakGlass(t *testing.T) {
 	res = run(t, broken, er, "GET", "/fhir/Patient/pat-3", "", nil)
 	assert.Equal(t, 503, res.code)
 }
+
+func TestBundles(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	entry := func(method, url, resource string) string {
+		if resource == "" {
+			resource = "null"
+		}
+		return `{"resource":` + resource + `,"request":{"method":"` + method + `","url":"` + url + `"}}`
+	}
+	bundle := func(typ string, entries ...string) string {
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = entry("GET", "Patient/pat-1", "")
+	}
+	tests := []struct {
+		name   string
+		p      *authn.Principal
+		body   string
+		want   int
+		reason string
+	}{
+		{name: "clinician: reads and an update on the care team", p: clinician, want: 200, reason: "all 2 entries allowed",
+			body: bundle("batch", entry("GET", "Patient/pat-1", ""), entry("PUT", "Patient/pat-2", `{"resourceType":"Patient","id":"pat-2"}`))},
+		{name: "clinician: one entry off the care team", p: clinician, want: 403, reason: "entry 1 refused",
+			body: bundle("transaction", entry("GET", "Patient/pat-1", ""), entry("GET", "Patient/pat-3", ""))},
+		{name: "patient app: another patient in an entry", p: patientApp, want: 404, reason: "entry 0 refused",
+			body: bundle("batch", entry("POST", "Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/pat-2"}}`))},
+		{name: "patient app: a search that would need narrowing", p: patientApp, want: 403, reason: "cannot be carried out inside a bundle",
+			body: bundle("batch", entry("GET", "Observation?code=x", ""))},
+		{name: "an absolute entry url", p: clinician, want: 403, reason: "relative request url",
+			body: bundle("batch", entry("GET", "https://evil.example/fhir/Patient/pat-3", ""))},
+		{name: "a bundle inside a bundle", p: clinician, want: 403,
+			body: bundle("batch", entry("POST", "", `{"resourceType":"Bundle","type":"batch"}`))},
+		{name: "too many entries", p: clinician, want: 403, reason: "1 to 100 entries", body: bundle("batch", many...)},
+		{name: "a document bundle is not a batch", p: clinician, want: 403, reason: "not a batch", body: bundle("document", entry("GET", "Patient/pat-1", ""))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, a, tt.p, "POST", "/fhir", tt.body, nil)
+			assert.Equal(t, tt.want, res.code)
+			require.NotNil(t, res.event.Decision)
+			assert.Equal(t, tt.want == 200, res.event.Decision.Allow)
+			if tt.reason != "" {
+				assert.Contains(t, strings.Join(res.event.Decision.Reasons, "; "), tt.reason)
+			}
+		})
+	}
+}

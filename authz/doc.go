@@ -22,7 +22,8 @@
 // The Authorizer runs after authn (it needs the authn.Principal) and:
 //
 //  1. resolves the request to a FHIR interaction, type and id (FHIRResolver; a path it
-//     cannot read, an encoded slash, a type in the wrong case, an operation, is refused);
+//     cannot read, an encoded slash, a type in the wrong case, an operation, is refused;
+//     a batch or transaction bundle is decided entry by entry);
 //  2. takes the purpose of use from the X-Purpose-Of-Use header (one value, an accepted
 //     HL7 PurposeOfUse code) or DefaultPurpose;
 //  3. collects the patients the request names: the path (Patient/{id}), search
@@ -62,6 +63,10 @@
 //
 // The purpose of use comes from a request header, so it is the client's assertion:
 // Policies can require particular clients or roles for sensitive purposes, and the audit
-// trail records it for review. Batch and transaction bundles are refused until each entry
-// can be authorized.
+// trail records it for review.
+//
+// A batch or transaction bundle (POST to the base) is allowed only when every entry, at
+// most 100, is allowed as if sent alone; an entry that would need an obligation (search
+// narrowing, withheld fields, a response check) refuses the bundle, since inside it the
+// obligation could not be carried out.
 package authz
