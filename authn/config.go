@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phikit/phikit/authn/dpop"
+	"github.com/phikit/phikit/internal/jose"
 )
 
 // Config configures an Authenticator.
@@ -119,7 +120,7 @@ const (
 type issuer struct {
 	name        string
 	audiences   []string
-	algorithms  map[string]*algorithm
+	algorithms  map[string]*jose.Algorithm
 	leeway      time.Duration
 	maxLifetime time.Duration
 	requireATJ  bool
@@ -158,14 +159,14 @@ func newIssuer(c IssuerConfig, client *http.Client, now func() time.Time, logger
 	is := &issuer{
 		name:        c.Issuer,
 		audiences:   append([]string(nil), c.Audiences...),
-		algorithms:  map[string]*algorithm{},
+		algorithms:  map[string]*jose.Algorithm{},
 		leeway:      c.Leeway,
 		maxLifetime: orDefault(c.MaxLifetime, 2*time.Hour),
 		requireATJ:  c.RequireAccessTokenType,
 		rolesClaim:  c.RolesClaim,
 	}
 	for _, name := range algs {
-		a, ok := algorithmByName(name)
+		a, ok := jose.AlgorithmByName(name)
 		if !ok {
 			return nil, fmt.Errorf("authn: issuer %q: algorithm %q is not accepted (asymmetric algorithms only)", c.Issuer, name)
 		}

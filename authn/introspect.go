@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/phikit/phikit/internal/jose"
 )
 
 // IntrospectionConfig lets the Authenticator accept opaque access tokens by asking the
@@ -92,24 +94,24 @@ func newIntrospector(c IntrospectionConfig, client *http.Client) (*introspector,
 
 // introspectionResponse is RFC 7662 §2.2, plus the SMART and OIDC members phikit reads.
 type introspectionResponse struct {
-	Active    *bool        `json:"active"`
-	Scope     string       `json:"scope"`
-	ClientID  string       `json:"client_id"`
-	TokenType string       `json:"token_type"`
-	TokenUse  string       `json:"token_use"`
-	Exp       *numericDate `json:"exp"`
-	Nbf       *numericDate `json:"nbf"`
-	Sub       string       `json:"sub"`
-	Aud       stringList   `json:"aud"`
-	Iss       string       `json:"iss"`
-	Jti       string       `json:"jti"`
-	Patient   string       `json:"patient"`
-	Encounter string       `json:"encounter"`
-	FHIRUser  string       `json:"fhirUser"`
-	Roles     []string     `json:"roles"`
-	ACR       string       `json:"acr"`
-	AMR       []string     `json:"amr"`
-	AuthTime  *numericDate `json:"auth_time"`
+	Active    *bool             `json:"active"`
+	Scope     string            `json:"scope"`
+	ClientID  string            `json:"client_id"`
+	TokenType string            `json:"token_type"`
+	TokenUse  string            `json:"token_use"`
+	Exp       *jose.NumericDate `json:"exp"`
+	Nbf       *jose.NumericDate `json:"nbf"`
+	Sub       string            `json:"sub"`
+	Aud       stringList        `json:"aud"`
+	Iss       string            `json:"iss"`
+	Jti       string            `json:"jti"`
+	Patient   string            `json:"patient"`
+	Encounter string            `json:"encounter"`
+	FHIRUser  string            `json:"fhirUser"`
+	Roles     []string          `json:"roles"`
+	ACR       string            `json:"acr"`
+	AMR       []string          `json:"amr"`
+	AuthTime  *jose.NumericDate `json:"auth_time"`
 }
 
 // introspect asks the endpoint about token. It returns the principal and how long the
@@ -135,7 +137,7 @@ func (in *introspector) introspect(ctx context.Context, token string, now time.T
 		return nil, time.Time{}, ErrIntrospectionUnavailable
 	}
 	var r introspectionResponse
-	if json.Unmarshal(body, &r) != nil || checkObject(body, in.responseFields) != nil || r.Active == nil {
+	if json.Unmarshal(body, &r) != nil || jose.CheckObject(body, in.responseFields) != nil || r.Active == nil {
 		return nil, time.Time{}, ErrIntrospectionUnavailable
 	}
 	inactiveUntil := now.Add(in.inactiveTTL)

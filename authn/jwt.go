@@ -2,20 +2,16 @@ package authn
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"math"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phikit/phikit/internal/jose"
 )
 
-// b64 decodes base64url without padding, refusing non-canonical encodings.
-var b64 = base64.RawURLEncoding.Strict()
-
 // headerNames are the JOSE header parameters read; a name matching one of them but for
-// case is refused (see checkObject).
+// case is refused (see jose.CheckObject).
 var headerNames = []string{"alg", "kid", "typ", "cty", "crit", "jwk", "jku", "x5u", "b64", "zip", "enc"}
 
 type joseHeader struct {
@@ -37,28 +33,28 @@ var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "clie
 	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "nonce", "at_hash", "c_hash", "cnf"}
 
 type tokenClaims struct {
-	Iss       string          `json:"iss"`
-	Sub       string          `json:"sub"`
-	Aud       stringList      `json:"aud"`
-	Exp       *numericDate    `json:"exp"`
-	Nbf       *numericDate    `json:"nbf"`
-	Iat       *numericDate    `json:"iat"`
-	Jti       string          `json:"jti"`
-	ClientID  string          `json:"client_id"`
-	Azp       string          `json:"azp"`
-	Scope     string          `json:"scope"`
-	Scp       stringList      `json:"scp"`
-	Patient   string          `json:"patient"`
-	Encounter string          `json:"encounter"`
-	FHIRUser  string          `json:"fhirUser"`
-	ACR       string          `json:"acr"`
-	AMR       []string        `json:"amr"`
-	AuthTime  *numericDate    `json:"auth_time"`
-	Roles     []string        `json:"roles"`
-	Nonce     json.RawMessage `json:"nonce"`
-	AtHash    json.RawMessage `json:"at_hash"`
-	CHash     json.RawMessage `json:"c_hash"`
-	Cnf       *confirmation   `json:"cnf"`
+	Iss       string            `json:"iss"`
+	Sub       string            `json:"sub"`
+	Aud       stringList        `json:"aud"`
+	Exp       *jose.NumericDate `json:"exp"`
+	Nbf       *jose.NumericDate `json:"nbf"`
+	Iat       *jose.NumericDate `json:"iat"`
+	Jti       string            `json:"jti"`
+	ClientID  string            `json:"client_id"`
+	Azp       string            `json:"azp"`
+	Scope     string            `json:"scope"`
+	Scp       stringList        `json:"scp"`
+	Patient   string            `json:"patient"`
+	Encounter string            `json:"encounter"`
+	FHIRUser  string            `json:"fhirUser"`
+	ACR       string            `json:"acr"`
+	AMR       []string          `json:"amr"`
+	AuthTime  *jose.NumericDate `json:"auth_time"`
+	Roles     []string          `json:"roles"`
+	Nonce     json.RawMessage   `json:"nonce"`
+	AtHash    json.RawMessage   `json:"at_hash"`
+	CHash     json.RawMessage   `json:"c_hash"`
+	Cnf       *confirmation     `json:"cnf"`
 }
 
 // confirmation is the RFC 7800 cnf claim: the token is bound to a client certificate
@@ -66,23 +62,6 @@ type tokenClaims struct {
 type confirmation struct {
 	X5tS256 string `json:"x5t#S256"`
 	JKT     string `json:"jkt"`
-}
-
-// numericDate is an RFC 7519 NumericDate: a JSON number of seconds since the epoch. A
-// date written as a string is refused.
-type numericDate struct{ time.Time }
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return ErrMissingClaim
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > 1e11 || math.IsNaN(f) {
-		return ErrMissingClaim
-	}
-	sec, frac := math.Modf(f)
-	d.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
-	return nil
 }
 
 // stringList is a string or an array of strings (aud), or a space-separated string (scp).
@@ -125,8 +104,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	}
 
 	var hdr joseHeader
-	headerJSON, err := b64.DecodeString(token[:dot1])
-	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || checkObject(headerJSON, headerNames) != nil {
+	headerJSON, err := jose.DecodeSegment(token[:dot1])
+	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObject(headerJSON, headerNames) != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	switch {
@@ -143,12 +122,12 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	}
 
 	var c tokenClaims
-	payload, err := b64.DecodeString(token[dot1+1 : dot2])
+	payload, err := jose.DecodeSegment(token[dot1+1 : dot2])
 	if err != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
-		if errors.Is(err, ErrMissingClaim) {
+		if errors.Is(err, jose.ErrNumericDate) {
 			return nil, time.Time{}, ErrMissingClaim
 		}
 		return nil, time.Time{}, ErrMalformedToken
@@ -159,7 +138,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	if !ok {
 		return nil, time.Time{}, ErrUnknownIssuer
 	}
-	if checkObject(payload, is.claimNames) != nil {
+	if jose.CheckObject(payload, is.claimNames) != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	alg, ok := is.algorithms[hdr.Alg]
@@ -182,7 +161,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 		return nil, time.Time{}, ErrMissingClaim
 	}
 
-	sig, err := b64.DecodeString(token[dot2+1:])
+	sig, err := jose.DecodeSegment(token[dot2+1:])
 	if err != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
@@ -193,7 +172,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	signingInput := []byte(token[:dot2])
 	verified := false
 	for _, k := range keys {
-		if k.verify(alg, signingInput, sig) {
+		if alg.Verify(k.pub, signingInput, sig) {
 			verified = true
 			break
 		}

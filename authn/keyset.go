@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/lestrrat-go/jwx/v2/jwk"
+
+	"github.com/phikit/phikit/internal/jose"
 )
 
 // keySet keeps one issuer's public keys, fetched from its JWKS endpoint (found through
@@ -72,7 +74,7 @@ const (
 var errFetch = errors.New("authn: fetching keys")
 
 // lookup returns the keys that may have signed a token with this kid and algorithm.
-func (ks *keySet) lookup(ctx context.Context, kid string, a *algorithm) ([]*publicKey, error) {
+func (ks *keySet) lookup(ctx context.Context, kid string, a *jose.Algorithm) ([]*publicKey, error) {
 	ks.mu.Lock()
 	defer ks.mu.Unlock() // fetchLocked releases the lock while it waits, and takes it back
 	now := ks.now()
@@ -111,7 +113,7 @@ func (ks *keySet) usableLocked(now time.Time) bool {
 	return !ks.fetched.IsZero() && !now.After(ks.freshUntil.Add(ks.maxStale))
 }
 
-func (ks *keySet) matchLocked(kid string, a *algorithm) []*publicKey {
+func (ks *keySet) matchLocked(kid string, a *jose.Algorithm) []*publicKey {
 	var found []*publicKey
 	for _, k := range ks.keys {
 		if (kid == "" || k.kid == kid) && k.fits(a) {
@@ -219,7 +221,8 @@ func (ks *keySet) fetch(ctx context.Context) ([]*publicKey, string, time.Duratio
 }
 
 // convertKey turns a JWK into a publicKey, refusing symmetric keys, keys for encryption,
-// RSA keys under minRSABits, and curves other than P-256, P-384, P-521 and Ed25519.
+// RSA keys under minRSABits, curves other than P-256, P-384, P-521 and Ed25519, and
+// Ed25519 keys of the wrong length.
 func convertKey(k jwk.Key) (*publicKey, bool) {
 	if use := k.KeyUsage(); use != "" && use != "sig" {
 		return nil, false
@@ -247,12 +250,15 @@ func convertKey(k jwk.Key) (*publicKey, bool) {
 			return nil, false
 		}
 	case ed25519.PublicKey:
+		if len(pub) != ed25519.PublicKeySize {
+			return nil, false
+		}
 		pk.pub = pub
 	default:
 		return nil, false
 	}
 	if pk.alg != "" {
-		if a, ok := algorithmByName(pk.alg); !ok || !pk.fits(a) {
+		if a, ok := jose.AlgorithmByName(pk.alg); !ok || !pk.fits(a) {
 			return nil, false
 		}
 	}

@@ -157,6 +157,9 @@ func TestKeySetFetchRefusals(t *testing.T) {
 		{name: "only a symmetric key", handler: func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, `{"keys":[{"kty":"oct","kid":"es-1","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`)
 		}},
+		{name: "an Ed25519 key of 3 bytes", handler: func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprint(w, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"es-1","x":"AQID"}]}`)
+		}},
 		{name: "an encryption key", handler: func(w http.ResponseWriter, r *http.Request) {
 			m := es.jwk(t)
 			m["use"] = "enc"

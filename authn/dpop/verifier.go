@@ -8,11 +8,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/phikit/phikit/internal/jose"
 )
 
 // Config configures a Verifier. BaseURL and Replay are required; the zero value of every
@@ -66,13 +66,17 @@ const (
 	maxClockSkew     = time.Minute
 	maxMaxProofBytes = 64 << 10
 	maxJTIBytes      = 256
+
+	// maxMembers bounds the members of a proof's header, claims and jwk, and so the
+	// quadratic cost of their uniqueness check: a proof needs fewer than ten.
+	maxMembers = 32
 )
 
 // Verifier checks DPoP proofs (RFC 9449). It is immutable and safe for concurrent use.
 type Verifier struct {
 	base     target
 	replay   ReplayStore
-	algs     map[string]*algorithm
+	algs     map[string]*jose.Algorithm
 	algNames []string // configured order, for Algorithms
 	maxAge   time.Duration
 	skew     time.Duration
@@ -104,7 +108,7 @@ func New(cfg Config) (*Verifier, error) {
 	v := &Verifier{
 		base:     base,
 		replay:   cfg.Replay,
-		algs:     make(map[string]*algorithm),
+		algs:     make(map[string]*jose.Algorithm),
 		maxAge:   orDefault(cfg.MaxAge, DefaultMaxAge),
 		skew:     orDefault(cfg.ClockSkew, DefaultClockSkew),
 		nonce:    cfg.Nonce,
@@ -127,7 +131,7 @@ func New(cfg Config) (*Verifier, error) {
 		return nil, errors.New("dpop: Config.Algorithms is empty")
 	}
 	for _, name := range names {
-		a, ok := algorithmByName(name)
+		a, ok := jose.AlgorithmByName(name)
 		if !ok {
 			return nil, fmt.Errorf("dpop: algorithm %q is not supported (only asymmetric JWS algorithms are)", name)
 		}
@@ -174,11 +178,8 @@ func (v *Verifier) NonceHeader(ctx context.Context) (string, error) {
 	return n, nil
 }
 
-// b64 decodes base64url without padding, refusing non-canonical encodings.
-var b64 = base64.RawURLEncoding.Strict()
-
 // headerNames are the JOSE header parameters read; a name matching one of them but for
-// case is refused (see checkObject).
+// case is refused (see jose.CheckObjectMax).
 var headerNames = []string{"typ", "alg", "jwk", "crit", "b64", "zip", "enc"}
 
 type proofHeader struct {
@@ -194,29 +195,12 @@ type proofHeader struct {
 var claimNames = []string{"jti", "htm", "htu", "iat", "ath", "nonce"}
 
 type proofClaims struct {
-	JTI   string       `json:"jti"`
-	HTM   string       `json:"htm"`
-	HTU   string       `json:"htu"`
-	IAT   *numericDate `json:"iat"`
-	ATH   *string      `json:"ath"`
-	Nonce string       `json:"nonce"`
-}
-
-// numericDate is an RFC 7519 NumericDate: a JSON number of seconds since the epoch. A
-// date written as a string is refused.
-type numericDate struct{ time.Time }
-
-func (d *numericDate) UnmarshalJSON(b []byte) error {
-	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) {
-		return ErrMissingClaim
-	}
-	f, err := strconv.ParseFloat(string(b), 64)
-	if err != nil || f < 0 || f > 1e11 || math.IsNaN(f) {
-		return ErrMissingClaim
-	}
-	sec, frac := math.Modf(f)
-	d.Time = time.Unix(int64(sec), int64(frac*1e9)).UTC()
-	return nil
+	JTI   string            `json:"jti"`
+	HTM   string            `json:"htm"`
+	HTU   string            `json:"htu"`
+	IAT   *jose.NumericDate `json:"iat"`
+	ATH   *string           `json:"ath"`
+	Nonce string            `json:"nonce"`
 }
 
 // Verify checks the DPoP proof of r (RFC 9449 §4.3) and returns it. accessToken is the
@@ -257,8 +241,8 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken stri
 	}
 
 	var hdr proofHeader
-	headerJSON, err := b64.DecodeString(proof[:dot1])
-	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || !checkObject(headerJSON, headerNames) {
+	headerJSON, err := jose.DecodeSegment(proof[:dot1])
+	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObjectMax(headerJSON, headerNames, maxMembers) != nil {
 		return nil, ErrMalformedProof
 	}
 	if hdr.Crit != nil || hdr.B64 != nil || hdr.Zip != nil || hdr.Enc != nil {
@@ -273,17 +257,17 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken stri
 	}
 
 	var c proofClaims
-	payload, err := b64.DecodeString(proof[dot1+1 : dot2])
+	payload, err := jose.DecodeSegment(proof[dot1+1 : dot2])
 	if err != nil {
 		return nil, ErrMalformedProof
 	}
 	if err := json.Unmarshal(payload, &c); err != nil {
-		if errors.Is(err, ErrMissingClaim) {
+		if errors.Is(err, jose.ErrNumericDate) {
 			return nil, ErrMissingClaim
 		}
 		return nil, ErrMalformedProof
 	}
-	if !checkObject(payload, claimNames) {
+	if jose.CheckObjectMax(payload, claimNames, maxMembers) != nil {
 		return nil, ErrMalformedProof
 	}
 	if c.JTI == "" || len(c.JTI) > maxJTIBytes || c.HTM == "" || c.HTU == "" || c.IAT == nil {
@@ -318,11 +302,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken stri
 	if !ok {
 		return nil, ErrBadKey
 	}
-	sig, err := b64.DecodeString(proof[dot2+1:])
+	sig, err := jose.DecodeSegment(proof[dot2+1:])
 	if err != nil {
 		return nil, ErrMalformedProof
 	}
-	if !verifySignature(alg, pub, []byte(proof[:dot2]), sig) {
+	if !alg.Verify(pub, []byte(proof[:dot2]), sig) {
 		return nil, ErrSignature
 	}
 	jkt, err := thumbprint(key)

@@ -1,31 +1,48 @@
-package authn
+package jose
 
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"unicode/utf8"
 )
 
-// errJSON is the cause of every strict-JSON rejection. It is never shown to clients.
-var errJSON = errors.New("authn: malformed JSON object")
+// ErrMalformedObject is the error of every refusal by CheckObject and CheckObjectMax. It
+// says nothing about the input and is not meant to be shown to clients.
+var ErrMalformedObject = errors.New("jose: malformed JSON object")
 
-// checkObject checks that b, which json.Unmarshal has already accepted (so it is valid
+// CheckObject checks that b, which json.Unmarshal has already accepted (so it is valid
 // JSON), is one JSON object in valid UTF-8 whose member names are unique, compared
 // case-insensitively, and that every name matching one of known case-insensitively
-// matches it exactly. encoding/json would otherwise take the last of two "exp" members,
-// or read an "EXP" member into the exp field: both are ways to smuggle a second value
-// past a verifier that reads the first.
-func checkObject(b []byte, known []string) error {
+// matches it exactly. It returns nil or ErrMalformedObject.
+//
+// encoding/json would otherwise take the last of two "exp" members, or read an "EXP"
+// member into the exp field: both are ways to smuggle a second value past a verifier
+// that reads the first.
+//
+// The uniqueness check costs time quadratic in the number of members; use CheckObjectMax
+// where the input is not already bounded in size.
+func CheckObject(b []byte, known []string) error {
+	return checkObject(b, known, math.MaxInt)
+}
+
+// CheckObjectMax is CheckObject that also refuses an object of more than maxMembers
+// members, which bounds the quadratic cost of the uniqueness check.
+func CheckObjectMax(b []byte, known []string, maxMembers int) error {
+	return checkObject(b, known, maxMembers)
+}
+
+func checkObject(b []byte, known []string, maxMembers int) error {
 	if !utf8.Valid(b) {
-		return errJSON
+		return ErrMalformedObject
 	}
 	s := scanner{b: b}
 	s.space()
 	if !s.eat('{') {
-		return errJSON
+		return ErrMalformedObject
 	}
-	var names [24]string // most tokens have fewer members
+	var names [24]string // most tokens, proofs and keys have fewer members
 	seen := names[:0]
 	s.space()
 	if s.eat('}') {
@@ -35,29 +52,32 @@ func checkObject(b []byte, known []string) error {
 		s.space()
 		name, ok := s.str()
 		if !ok {
-			return errJSON
+			return ErrMalformedObject
 		}
 		for _, k := range known {
-			if strings.EqualFold(name, k) && name != k {
-				return errJSON
+			if name != k && strings.EqualFold(name, k) {
+				return ErrMalformedObject
 			}
 		}
 		for _, have := range seen {
 			if strings.EqualFold(name, have) {
-				return errJSON
+				return ErrMalformedObject
 			}
+		}
+		if len(seen) == maxMembers {
+			return ErrMalformedObject
 		}
 		seen = append(seen, name)
 		s.space()
 		if !s.eat(':') || !s.value() {
-			return errJSON
+			return ErrMalformedObject
 		}
 		s.space()
 		if s.eat('}') {
 			return s.end()
 		}
 		if !s.eat(',') {
-			return errJSON
+			return ErrMalformedObject
 		}
 	}
 }
@@ -69,6 +89,7 @@ type scanner struct {
 	i int
 }
 
+// space skips white space.
 func (s *scanner) space() {
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
@@ -80,6 +101,7 @@ func (s *scanner) space() {
 	}
 }
 
+// eat skips c if it comes next, and reports whether it did.
 func (s *scanner) eat(c byte) bool {
 	if s.i < len(s.b) && s.b[s.i] == c {
 		s.i++
@@ -88,10 +110,11 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
+// end checks that nothing but white space is left.
 func (s *scanner) end() error {
 	s.space()
 	if s.i != len(s.b) {
-		return errJSON
+		return ErrMalformedObject
 	}
 	return nil
 }
@@ -115,7 +138,7 @@ func (s *scanner) str() (string, bool) {
 				return string(raw), true
 			}
 			var v string
-			if err := json.Unmarshal(s.b[start-1:s.i], &v); err != nil {
+			if json.Unmarshal(s.b[start-1:s.i], &v) != nil {
 				return "", false
 			}
 			return v, true
