@@ -30,31 +30,32 @@ type joseHeader struct {
 
 // claimNames are the claims read (the issuer's roles claim is added per issuer).
 var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "azp", "scope", "scp",
-	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "nonce", "at_hash", "c_hash", "cnf"}
+	"patient", "encounter", "fhirUser", "acr", "amr", "auth_time", "roles", "purpose_of_use", "nonce", "at_hash", "c_hash", "cnf"}
 
 type tokenClaims struct {
-	Iss       string            `json:"iss"`
-	Sub       string            `json:"sub"`
-	Aud       stringList        `json:"aud"`
-	Exp       *jose.NumericDate `json:"exp"`
-	Nbf       *jose.NumericDate `json:"nbf"`
-	Iat       *jose.NumericDate `json:"iat"`
-	Jti       string            `json:"jti"`
-	ClientID  string            `json:"client_id"`
-	Azp       string            `json:"azp"`
-	Scope     string            `json:"scope"`
-	Scp       stringList        `json:"scp"`
-	Patient   string            `json:"patient"`
-	Encounter string            `json:"encounter"`
-	FHIRUser  string            `json:"fhirUser"`
-	ACR       string            `json:"acr"`
-	AMR       []string          `json:"amr"`
-	AuthTime  *jose.NumericDate `json:"auth_time"`
-	Roles     []string          `json:"roles"`
-	Nonce     json.RawMessage   `json:"nonce"`
-	AtHash    json.RawMessage   `json:"at_hash"`
-	CHash     json.RawMessage   `json:"c_hash"`
-	Cnf       *confirmation     `json:"cnf"`
+	Iss          string            `json:"iss"`
+	Sub          string            `json:"sub"`
+	Aud          stringList        `json:"aud"`
+	Exp          *jose.NumericDate `json:"exp"`
+	Nbf          *jose.NumericDate `json:"nbf"`
+	Iat          *jose.NumericDate `json:"iat"`
+	Jti          string            `json:"jti"`
+	ClientID     string            `json:"client_id"`
+	Azp          string            `json:"azp"`
+	Scope        string            `json:"scope"`
+	Scp          stringList        `json:"scp"`
+	Patient      string            `json:"patient"`
+	Encounter    string            `json:"encounter"`
+	FHIRUser     string            `json:"fhirUser"`
+	ACR          string            `json:"acr"`
+	AMR          []string          `json:"amr"`
+	AuthTime     *jose.NumericDate `json:"auth_time"`
+	Roles        []string          `json:"roles"`
+	PurposeOfUse stringList        `json:"purpose_of_use"`
+	Nonce        json.RawMessage   `json:"nonce"`
+	AtHash       json.RawMessage   `json:"at_hash"`
+	CHash        json.RawMessage   `json:"c_hash"`
+	Cnf          *confirmation     `json:"cnf"`
 }
 
 // confirmation is the RFC 7800 cnf claim: the token is bound to a client certificate
@@ -212,6 +213,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 		p.Scopes = c.Scp
 	}
 	p.Roles = c.Roles
+	p.PurposeOfUse = c.PurposeOfUse
 	if is.rolesClaim != "roles" {
 		if p.Roles, err = is.roles(payload); err != nil {
 			return nil, time.Time{}, ErrMalformedToken

@@ -33,6 +33,9 @@ type Principal struct {
 	Scopes []string
 	// Roles come from the issuer's roles claim ("roles" unless configured otherwise).
 	Roles []string
+	// PurposeOfUse holds the HL7 PurposeOfUse codes the issuer vouched for in the
+	// "purpose_of_use" claim (IHE IUA), a string or an array; empty when absent.
+	PurposeOfUse []string
 
 	// Patient, Encounter and FHIRUser are the SMART on FHIR launch context: the patient
 	// and encounter in context, and the user's FHIR resource ("Practitioner/123").

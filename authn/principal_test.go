@@ -56,6 +56,10 @@ func TestPrincipalFromClaims(t *testing.T) {
 			assert.Equal(t, t0.Add(time.Hour), p.ExpiresAt)
 			assert.Equal(t, authn.MethodJWT, p.Method)
 		}},
+		{name: "purpose of use as an array", mod: func(m map[string]any) { m["purpose_of_use"] = []string{"TREAT", "ETREAT"} },
+			check: func(t *testing.T, p *authn.Principal) { assert.Equal(t, []string{"TREAT", "ETREAT"}, p.PurposeOfUse) }},
+		{name: "purpose of use as a string", mod: func(m map[string]any) { m["purpose_of_use"] = "HPAYMT" },
+			check: func(t *testing.T, p *authn.Principal) { assert.Equal(t, []string{"HPAYMT"}, p.PurposeOfUse) }},
 		{name: "azp when there is no client_id", mod: func(m map[string]any) { delete(m, "client_id"); m["azp"] = "web" },
 			check: func(t *testing.T, p *authn.Principal) { assert.Equal(t, "web", p.ClientID) }},
 		{name: "custom roles claim", rolesC: "groups", mod: func(m map[string]any) { m["groups"] = []string{"nurse"}; m["roles"] = []string{"ignored"} },

@@ -59,7 +59,8 @@ type Config struct {
 	// deny-overrides with the scope decision. Nil means none.
 	Policies []Policy
 	// PurposeHeader is the request header that names the purpose of use. Empty means
-	// "X-Purpose-Of-Use".
+	// "X-Purpose-Of-Use". When the token carries purposes (the purpose_of_use claim), the
+	// header may only choose among them.
 	PurposeHeader string
 	// DefaultPurpose is the purpose of use of a request that names none. Empty means a
 	// request must name one (400 otherwise).
@@ -325,7 +326,7 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 		}
 		return a.decideBundle(r, d)
 	}
-	purpose, err := a.purpose(r)
+	purpose, err := a.purpose(r, p)
 	if err != nil {
 		return deny(err, "purpose of use missing or not accepted")
 	}
@@ -422,16 +423,31 @@ func neededScope(p *authn.Principal, t Target, perm Perms) string {
 	return ctx + "/" + t.Type + "." + perm.String()
 }
 
-// purpose returns the request's purpose of use: exactly one header value, or the default.
-func (a *Authorizer) purpose(r *http.Request) (string, error) {
+// purpose returns the request's purpose of use. When the token carries purposes
+// (authn.Principal.PurposeOfUse, vouched for by the issuer), the request may pick one of
+// them with the header and gets the first otherwise; a header naming another is refused.
+// Without token purposes, the header's single value, or the default. Every purpose must
+// be an accepted code.
+func (a *Authorizer) purpose(r *http.Request, p *authn.Principal) (string, error) {
 	values := r.Header.Values(a.purposeHeader)
+	var purpose string
 	switch {
-	case len(values) == 0 && a.defaultPurp != "":
-		return a.defaultPurp, nil
-	case len(values) != 1 || !a.purposes[values[0]]:
+	case len(values) > 1:
+		return "", ErrPurpose
+	case len(values) == 1:
+		purpose = values[0]
+		if len(p.PurposeOfUse) > 0 && !slices.Contains(p.PurposeOfUse, purpose) {
+			return "", ErrPurpose
+		}
+	case len(p.PurposeOfUse) > 0:
+		purpose = p.PurposeOfUse[0]
+	default:
+		purpose = a.defaultPurp
+	}
+	if !a.purposes[purpose] {
 		return "", ErrPurpose
 	}
-	return values[0], nil
+	return purpose, nil
 }
 
 // requestPatients returns the patients the request names: in its path, its search

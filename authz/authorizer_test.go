@@ -432,3 +432,33 @@ func TestBundles(t *testing.T) {
 		})
 	}
 }
+
+func TestPurposeFromTheToken(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	withPurpose := *clinician
+	withPurpose.PurposeOfUse = []string{"HPAYMT", "TREAT"}
+	badClaim := *clinician
+	badClaim.PurposeOfUse = []string{"CURIOSITY"}
+	tests := []struct {
+		name string
+		p    *authn.Principal
+		hdr  map[string]string
+		want int
+		got  string
+	}{
+		{name: "the token's first purpose", p: &withPurpose, want: 200, got: "HPAYMT"},
+		{name: "the header picks one of the token's", p: &withPurpose, hdr: map[string]string{"X-Purpose-Of-Use": "TREAT"}, want: 200, got: "TREAT"},
+		{name: "the header names one the token lacks", p: &withPurpose, hdr: map[string]string{"X-Purpose-Of-Use": "HRESCH"}, want: 400},
+		{name: "an unknown code in the token", p: &badClaim, want: 400},
+		{name: "no token purpose: the default", p: clinician, want: 200, got: "TREAT"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, a, tt.p, "GET", "/fhir/Patient/pat-1", "", tt.hdr)
+			assert.Equal(t, tt.want, res.code)
+			if tt.got != "" {
+				assert.Equal(t, []string{tt.got}, res.event.PurposeOfUse)
+			}
+		})
+	}
+}

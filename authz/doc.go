@@ -24,8 +24,9 @@
 //  1. resolves the request to a FHIR interaction, type and id (FHIRResolver; a path it
 //     cannot read, an encoded slash, a type in the wrong case, an operation, is refused;
 //     a batch or transaction bundle is decided entry by entry);
-//  2. takes the purpose of use from the X-Purpose-Of-Use header (one value, an accepted
-//     HL7 PurposeOfUse code) or DefaultPurpose;
+//  2. takes the purpose of use from the token's purpose_of_use claim (the header
+//     X-Purpose-Of-Use may pick among the token's purposes), else from the header (one
+//     value), else DefaultPurpose — always an accepted HL7 PurposeOfUse code;
 //  3. collects the patients the request names: the path (Patient/{id}), search
 //     parameters (patient, subject, _id) and, for create, update and patch, every Patient
 //     reference in the body (read up to MaxBodyBytes and restored for the handler);
@@ -61,9 +62,9 @@
 // response that cannot be checked is not sent (500). Handlers on such routes cannot
 // stream.
 //
-// The purpose of use comes from a request header, so it is the client's assertion:
-// Policies can require particular clients or roles for sensitive purposes, and the audit
-// trail records it for review.
+// A purpose of use in the token is the issuer's assertion; one in the request header
+// alone is the client's: Policies can require particular clients or roles for sensitive
+// purposes, and the audit trail records it for review.
 //
 // A batch or transaction bundle (POST to the base) is allowed only when every entry, at
 // most 100, is allowed as if sent alone; an entry that would need an obligation (search
