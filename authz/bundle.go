@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -51,12 +53,15 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 		if e.Request == nil || e.Request.URL == "" || strings.Contains(e.Request.URL, "://") || strings.HasPrefix(e.Request.URL, "/") {
 			return deny(ErrDenied, fmt.Sprintf("entry %d: needs a relative request url", i))
 		}
-		er, err := http.NewRequestWithContext(r.Context(), e.Request.Method, base+"/"+e.Request.URL, bytes.NewReader(e.Resource))
-		if err != nil {
+		// The entry becomes a request to decide, never one to send: a copy of the bundle's
+		// request (context, headers, address) with the entry's method, URL and body.
+		u, err := url.Parse(base + "/" + e.Request.URL)
+		if err != nil || !validMethod(e.Request.Method) {
 			return deny(ErrDenied, fmt.Sprintf("entry %d: unreadable request", i))
 		}
-		er.Header = r.Header.Clone()
-		er.RemoteAddr = r.RemoteAddr
+		er := r.Clone(r.Context())
+		er.Method, er.URL, er.RequestURI = e.Request.Method, u, ""
+		er.Body, er.ContentLength = io.NopCloser(bytes.NewReader(e.Resource)), int64(len(e.Resource))
 		ed, err := a.decide(er, false)
 		if err != nil {
 			d.Reasons = append(d.Reasons, fmt.Sprintf("entry %d: %s", i, strings.Join(ed.Reasons, "; ")))
@@ -79,4 +84,12 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 	}
 	d.Allow = true
 	return d, nil
+}
+
+func validMethod(m string) bool {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return true
+	}
+	return false
 }
