@@ -13,6 +13,9 @@ type outcomeIssue struct {
 	Code        string         `json:"code"`
 	Details     outcomeConcept `json:"details"`
 	Diagnostics string         `json:"diagnostics,omitempty"`
+	// Expression holds the JSON Pointer of an invalid field. FHIR expects FHIRPath here;
+	// a pointer is unambiguous for JSON bodies and is what problem+json carries too.
+	Expression []string `json:"expression,omitempty"`
 }
 
 type outcomeConcept struct {
@@ -35,7 +38,7 @@ func operationOutcome(p Problem) outcome {
 		diag = "request_id=" + p.RequestID
 	}
 	slug, _ := strings.CutPrefix(string(p.Type), base)
-	return outcome{
+	o := outcome{
 		ResourceType: "OperationOutcome",
 		Issue: []outcomeIssue{{
 			Severity: "error",
@@ -47,4 +50,14 @@ func operationOutcome(p Problem) outcome {
 			Diagnostics: diag,
 		}},
 	}
+	for _, fe := range p.Errors { // one more issue per invalid field
+		o.Issue = append(o.Issue, outcomeIssue{
+			Severity:    "error",
+			Code:        "invalid",
+			Details:     outcomeConcept{Coding: []outcomeCoding{{System: base + "rules", Code: fe.Rule}}, Text: fe.Detail},
+			Diagnostics: diag,
+			Expression:  []string{fe.Pointer},
+		})
+	}
+	return o
 }

@@ -31,6 +31,21 @@ type Problem struct {
 	// RequestID is the request id (see the root package's RequestID middleware), so that a
 	// client can quote it to support and an operator can find the audit event.
 	RequestID string `json:"request_id,omitempty"`
+	// Errors lists the fields of the request that failed validation, one entry each. It
+	// names where and which rule — never the value.
+	Errors []FieldError `json:"errors,omitempty"`
+}
+
+// FieldError is one invalid field of a request.
+type FieldError struct {
+	// Pointer is the RFC 6901 JSON Pointer to the field in the request body
+	// ("/code/coding/0/code"), or "#/" plus the parameter name for a query parameter.
+	Pointer string `json:"pointer"`
+	// Rule names the rule that failed ("required", "loinc", "unknown-field", …).
+	Rule string `json:"rule"`
+	// Detail is a fixed, human-readable explanation of the rule; it never contains the
+	// field's value.
+	Detail string `json:"detail"`
 }
 
 // New returns the problem of type t for the request whose context is r's, with t's fixed

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -283,7 +284,7 @@ func TestNew(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := httptest.NewRequestWithContext(tc.ctx, http.MethodGet, "/", nil)
-			if got := problem.New(r, tc.typ); got != tc.want {
+			if got := problem.New(r, tc.typ); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("New: got %+v, want %+v", got, tc.want)
 			}
 		})
