@@ -462,3 +462,29 @@ func TestPurposeFromTheToken(t *testing.T) {
 		})
 	}
 }
+
+func TestRequirePurpose(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	researchOnly, err := a.RequirePurpose("HRESCH")
+	require.NoError(t, err)
+	_, err = a.RequirePurpose("CURIOSITY")
+	assert.Error(t, err)
+	_, err = a.RequirePurpose()
+	assert.Error(t, err)
+	for _, tt := range []struct {
+		purpose string
+		want    int
+	}{{"HRESCH", 204}, {"TREAT", 400}, {"", 400}} {
+		r := httptest.NewRequest("GET", "/fhir/Patient/pat-1", nil)
+		r = r.WithContext(authn.NewContext(r.Context(), clinician))
+		if tt.purpose != "" {
+			r.Header.Set("X-Purpose-Of-Use", tt.purpose)
+		}
+		rec := httptest.NewRecorder()
+		a.Handler(researchOnly(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) }))).ServeHTTP(rec, r)
+		assert.Equal(t, tt.want, rec.Code, "purpose %q", tt.purpose)
+	}
+	rec := httptest.NewRecorder()
+	researchOnly(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	assert.Equal(t, 400, rec.Code, "outside the Authorizer")
+}

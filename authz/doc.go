@@ -43,7 +43,8 @@
 //  6. asks Consent for user/ and system/ access to a patient's data (a deny refuses);
 //  7. evaluates Policies (RolePolicy and your own; OPA or Cedar fit behind Policy),
 //     combined deny-overrides;
-//  8. records the Decision — allow or deny, with its reasons, the purpose, the patient,
+//  8. (per route) RequirePurpose admits only requests decided under given purposes;
+//  9. records the Decision — allow or deny, with its reasons, the purpose, the patient,
 //     a break-glass grant — in the audit event, and carries out obligations: search
 //     narrowing (the handler sees the narrowed query; FromContext tells it), fields
 //     withheld for the purpose of use, the response's patient check.
