@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,13 @@ type BreakGlass interface {
 	Active(ctx context.Context, p *authn.Principal, patient string) (breakglass.Grant, bool, error)
 }
 
+// Compartment tells which patient an existing resource belongs to ("" for none, or when
+// it does not exist), so that reads and writes by id of other types than Patient can be
+// bound to the patient before the handler runs. An error denies.
+type Compartment interface {
+	PatientOf(ctx context.Context, resourceType, id string) (string, error)
+}
+
 // Config configures an Authorizer.
 type Config struct {
 	// Resolver maps requests to FHIR interactions. Nil means FHIRResolver{Base: "/fhir"}.
@@ -41,6 +49,16 @@ type Config struct {
 	// CareTeam checks the relationship a user/ scope needs with the patient a request
 	// reaches. Nil means user/ scopes reach no patient's data.
 	CareTeam CareTeam
+	// Compartment finds the patient of a resource addressed by id (Observation/obs-1).
+	// Nil means writes by id to other types than Patient are refused in the patient/ and
+	// user/ contexts, user/ reads of them are refused, and patient/ reads are checked on
+	// the response.
+	Compartment Compartment
+	// RequireTokenPurpose refuses requests whose purpose of use the token does not vouch
+	// for (authn.Principal.PurposeOfUse): the header can then only choose among the
+	// token's purposes, and DefaultPurpose is not used. False lets a request name its
+	// purpose in the header alone — the client's assertion.
+	RequireTokenPurpose bool
 	// BreakGlass lets a user/ request reach a patient outside the user's care team while
 	// the user holds an open emergency grant for that patient (package breakglass). The
 	// grant is recorded in the decision and the audit event. Nil means no break-glass.
@@ -125,6 +143,8 @@ func (e *InsufficientScopeError) Unwrap() error { return ErrDenied }
 type Authorizer struct {
 	resolver      RouteResolver
 	careTeam      CareTeam
+	compartment   Compartment
+	tokenPurpose  bool
 	consent       consent.Store
 	breakGlass    BreakGlass
 	consentReq    bool
@@ -147,6 +167,8 @@ func New(cfg Config) (*Authorizer, error) {
 	a := &Authorizer{
 		resolver:      cfg.Resolver,
 		careTeam:      cfg.CareTeam,
+		compartment:   cfg.Compartment,
+		tokenPurpose:  cfg.RequireTokenPurpose,
 		consent:       cfg.Consent,
 		breakGlass:    cfg.BreakGlass,
 		consentReq:    cfg.ConsentRequired,
@@ -244,6 +266,9 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 			if d.Purpose != "" {
 				e.PurposeOfUse = []string{d.Purpose}
 			}
+			for _, id := range d.Patients {
+				e.AddPatient(id)
+			}
 			if d.Patient != "" {
 				e.AddPatient(d.Patient)
 			}
@@ -261,11 +286,7 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, d))
 		if len(d.Obligations.Narrowing) > 0 {
-			q := r.URL.Query()
-			for k, v := range d.Obligations.Narrowing {
-				q.Set(k, v)
-			}
-			r.URL.RawQuery = q.Encode()
+			narrow(r, d.Obligations.Narrowing)
 		}
 		if len(d.Obligations.Withhold) == 0 && d.Obligations.OnlyPatient == "" {
 			next.ServeHTTP(w, r)
@@ -273,6 +294,30 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 		}
 		a.serveWithObligations(w, r, next, d.Obligations)
 	})
+}
+
+// narrow adds the search parameters to the request's query and, for a POST _search, to
+// its form body too (Decide has checked both), so that the handler searches only what
+// the decision allows wherever it reads its parameters.
+func narrow(r *http.Request, params map[string]string) {
+	q := r.URL.Query()
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	r.URL.RawQuery = q.Encode()
+	if r.Method != http.MethodPost || r.Body == nil {
+		return
+	}
+	body, err := io.ReadAll(r.Body)
+	form, perr := url.ParseQuery(string(body))
+	if err != nil || perr != nil { // Decide read and parsed this body already
+		form = url.Values{}
+	}
+	for k, v := range params {
+		form.Set(k, v)
+	}
+	enc := form.Encode()
+	r.Body, r.ContentLength = io.NopCloser(strings.NewReader(enc)), int64(len(enc))
 }
 
 func rejection(err error) string {
@@ -335,6 +380,7 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	scopes := a.scopes.get(p)
 	perm := t.Interaction.Perm()
 	patients, err := a.requestPatients(r, t)
+	d.Patients = patients
 	if err != nil {
 		return deny(err, err.Error())
 	}
@@ -354,6 +400,10 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	}
 	d.Context = sc.Context
 	d.Reasons = append(d.Reasons, "scope "+sc.Raw)
+	if sc.Query != nil && t.Interaction != InteractionSearch {
+		// The constraint can narrow a search but not be checked on other interactions.
+		return deny(ErrDenied, "a query-constrained scope allows searches only")
+	}
 	for k, vs := range sc.Query {
 		if d.Obligations.Narrowing == nil {
 			d.Obligations.Narrowing = map[string]string{}
@@ -367,11 +417,8 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 			return deny(ErrPatientBinding, err.Error())
 		}
 	case ContextUser:
-		if len(patients) > 1 || (len(patients) == 0 && t.Type != "Patient" && !isSearchLike(t.Interaction)) {
-			return deny(ErrDenied, "a user request must name exactly one patient")
-		}
-		if len(patients) == 0 {
-			return deny(ErrDenied, "a user search must name the patient")
+		if len(patients) != 1 {
+			return deny(ErrDenied, "a user request must name exactly one patient (in its path, search or body, or through Config.Compartment)")
 		}
 		d.Patient = patients[0]
 		if err := a.checkRelationship(r.Context(), d, p); err != nil {
@@ -382,9 +429,15 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 			d.Patient = patients[0]
 		}
 	}
-	if sc.Context != ContextPatient && d.Patient != "" {
-		if err := a.checkConsent(r.Context(), d, p, t); err != nil {
-			return d, err
+	if sc.Context != ContextPatient && a.consent != nil {
+		if len(patients) == 0 && t.ID == "" {
+			// A search or history over every patient cannot be checked against each one's consent.
+			return deny(ErrDenied, "under a consent check, a search must name its patients")
+		}
+		for _, patient := range patients {
+			if err := a.checkConsent(r.Context(), d, p, t, patient); err != nil {
+				return d, err
+			}
 		}
 	}
 
@@ -407,8 +460,6 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	d.Allow = true
 	return d, nil
 }
-
-func isSearchLike(i Interaction) bool { return i == InteractionSearch || i == InteractionHistoryType }
 
 // neededScope names a scope that would have allowed the request, in the context the
 // principal's token suggests.
@@ -441,8 +492,13 @@ func (a *Authorizer) purpose(r *http.Request, p *authn.Principal) (string, error
 		}
 	case len(p.PurposeOfUse) > 0:
 		purpose = p.PurposeOfUse[0]
+	case a.tokenPurpose:
+		return "", ErrPurpose
 	default:
 		purpose = a.defaultPurp
+	}
+	if a.tokenPurpose && !slices.Contains(p.PurposeOfUse, purpose) {
+		return "", ErrPurpose
 	}
 	if !a.purposes[purpose] {
 		return "", ErrPurpose
@@ -451,14 +507,28 @@ func (a *Authorizer) purpose(r *http.Request, p *authn.Principal) (string, error
 }
 
 // requestPatients returns the patients the request names: in its path, its search
-// parameters and its body.
+// parameters (the query, and a POST _search form body), its body, and — for an instance
+// of another type than Patient — the patient Config.Compartment says it belongs to.
 func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("%w: an unreadable query", ErrRoute)
+	}
 	var patients []string
 	if t.Type == "Patient" && t.ID != "" {
 		patients = append(patients, t.ID)
 	}
-	if isSearchLike(t.Interaction) {
-		found, safe := searchPatients(t.Type, r.URL.Query())
+	if t.Interaction == InteractionSearch {
+		if r.Method == http.MethodPost {
+			form, err := a.searchForm(r)
+			if err != nil {
+				return nil, err
+			}
+			for k, vs := range form {
+				q[k] = append(q[k], vs...)
+			}
+		}
+		found, safe := searchPatients(t.Type, q)
 		if !safe {
 			return nil, fmt.Errorf("%w: search parameters that can reach other patients", ErrPatientBinding)
 		}
@@ -472,12 +542,57 @@ func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error
 		}
 		found, err := bodyPatients(body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrDenied, err)
+			return nil, fmt.Errorf("%w: %w", ErrPatientBinding, err)
 		}
 		patients = append(patients, found...)
 	}
+	if t.ID != "" && t.Type != "Patient" {
+		owner, err := a.compartmentOf(r.Context(), t)
+		if err != nil {
+			return nil, err
+		}
+		if owner != "" {
+			patients = append(patients, owner)
+		}
+	}
 	slices.Sort(patients)
 	return slices.Compact(patients), nil
+}
+
+// compartmentOf returns the patient an existing resource belongs to, "" when it belongs
+// to none or does not exist. Without Config.Compartment, writes to instances of other
+// types than Patient are refused — their owner cannot be checked before the write — and
+// reads are checked on the response instead (patient/ scopes) or refused (user/).
+func (a *Authorizer) compartmentOf(ctx context.Context, t Target) (string, error) {
+	if a.compartment == nil {
+		switch t.Interaction {
+		case InteractionUpdate, InteractionPatch, InteractionDelete:
+			return "", fmt.Errorf("%w: writing a %s by id needs Config.Compartment to know its patient", ErrDenied, t.Type)
+		}
+		return "", nil
+	}
+	owner, err := a.compartment.PatientOf(ctx, t.Type, t.ID)
+	if err != nil {
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: compartment lookup failed", slog.String("error", err.Error()))
+		return "", fmt.Errorf("%w: compartment lookup failed", ErrUnavailable)
+	}
+	return owner, nil
+}
+
+// searchForm reads a POST _search body: form-encoded parameters, checked like the query.
+func (a *Authorizer) searchForm(r *http.Request) (url.Values, error) {
+	if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) != "application/x-www-form-urlencoded" {
+		return nil, fmt.Errorf("%w: a POST _search body must be form-encoded", ErrRoute)
+	}
+	body, err := a.peekBody(r)
+	if err != nil {
+		return nil, err
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: an unreadable search form", ErrRoute)
+	}
+	return form, nil
 }
 
 // peekBody reads r's body up to the cap and puts an identical, unread body back.
@@ -512,7 +627,7 @@ func (a *Authorizer) bindPatient(d *Decision, p *authn.Principal, t Target, pati
 	d.Patient = p.Patient
 	switch {
 	case len(patients) > 0:
-	case isSearchLike(t.Interaction):
+	case t.Interaction == InteractionSearch:
 		if d.Obligations.Narrowing == nil {
 			d.Obligations.Narrowing = map[string]string{}
 		}
@@ -523,7 +638,7 @@ func (a *Authorizer) bindPatient(d *Decision, p *authn.Principal, t Target, pati
 		}
 	case t.Interaction == InteractionCreate:
 		return errors.New("a patient/ create must reference the patient in context")
-	default:
+	default: // reads by id of other types, and history: checked on the way out
 		d.Obligations.OnlyPatient = p.Patient
 	}
 	d.Reasons = append(d.Reasons, "patient in context "+p.Patient)
@@ -565,16 +680,13 @@ func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *auth
 	return nil
 }
 
-// checkConsent asks the consent store about d.Patient's data of type t.Type for d.Purpose.
-func (a *Authorizer) checkConsent(ctx context.Context, d *Decision, p *authn.Principal, t Target) error {
-	if a.consent == nil {
-		return nil
-	}
+// checkConsent asks the consent store about patient's data of type t.Type for d.Purpose.
+func (a *Authorizer) checkConsent(ctx context.Context, d *Decision, p *authn.Principal, t Target, patient string) error {
 	actor := p.FHIRUser
 	if actor == "" {
 		actor = "Device/" + p.ClientID
 	}
-	got, rules, err := a.consent.Decide(ctx, consent.Query{Patient: d.Patient, Actor: actor, Purpose: d.Purpose, Category: t.Type})
+	got, rules, err := a.consent.Decide(ctx, consent.Query{Patient: patient, Actor: actor, Purpose: d.Purpose, Category: t.Type})
 	switch {
 	case err != nil:
 		a.logger.LogAttrs(ctx, slog.LevelError, "authz: consent lookup failed", slog.String("error", err.Error()))

@@ -185,7 +185,7 @@ func TestDecisions(t *testing.T) {
 		{name: "clinician reads a patient off the care team", p: clinician, method: "GET", target: "/fhir/Patient/pat-3", want: 403, rejection: "authz.denied", reason: "is not on the care team"},
 		{name: "clinician updates on the care team", p: clinician, method: "PUT", target: "/fhir/Patient/pat-1", body: `{"resourceType":"Patient","id":"pat-1"}`, want: 200},
 		{name: "clinician update with another patient in the body", p: clinician, method: "PUT", target: "/fhir/Patient/pat-1", body: `{"resourceType":"Patient","id":"pat-3"}`, want: 403, rejection: "authz.denied", reason: "exactly one patient"},
-		{name: "clinician search must name a patient", p: clinician, method: "GET", target: "/fhir/Observation", want: 403, rejection: "authz.denied", reason: "must name the patient"},
+		{name: "clinician search must name a patient", p: clinician, method: "GET", target: "/fhir/Observation", want: 403, rejection: "authz.denied", reason: "must name exactly one patient"},
 		{name: "billing role cannot read observations", p: biller, method: "GET", target: "/fhir/Observation?patient=pat-1", want: 403, rejection: "authz.denied", reason: "no role grants Observation.s"},
 		{name: "billing purpose accepted", p: biller, method: "GET", target: "/fhir/Patient/pat-1", hdr: map[string]string{"X-Purpose-Of-Use": "HPAYMT"}, want: 200, reason: "role billing"},
 		{name: "unknown purpose", p: clinician, method: "GET", target: "/fhir/Patient/pat-1", hdr: map[string]string{"X-Purpose-Of-Use": "CURIOSITY"}, want: 400, rejection: "authz.purpose"},

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/url"
 	"strings"
 )
@@ -59,57 +60,137 @@ func searchPatients(typ string, q url.Values) (patients []string, safe bool) {
 	return patients, true
 }
 
-// bodyPatients returns the ids of every Patient a FHIR JSON resource references
-// (reference "Patient/x", or an absolute URL ending in "/Patient/x"), plus the resource's
-// own id when it is a Patient. Contained resources and bundle entries are walked too.
-func bodyPatients(body []byte) ([]string, error) {
+// strictKeys are member names a FHIR server acts on: a body spelling one of them in
+// another case ("Reference", "Entry") is refused, since a case-insensitive decoder
+// downstream would read what this check did not.
+var strictKeys = []string{"reference", "resourceType", "id", "entry", "request", "url", "method", "resource", "subject", "patient", "type"}
+
+// parseStrict decodes one JSON value, refusing duplicate member names at any depth,
+// case variants of strictKeys, nesting deeper than 64, and trailing data.
+func parseStrict(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil || dec.More() {
+	v, err := strictValue(dec, 0)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errJSONBody
 	}
-	var out []string
-	var walk func(v any, depth int) error
-	walk = func(v any, depth int) error {
-		if depth > 64 {
-			return errors.New("authz: body nested too deeply")
+	return v, nil
+}
+
+func strictValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > 64 {
+		return nil, errJSONBody
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, errJSONBody
+	}
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := map[string]any{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, errJSONBody
+				}
+				k, _ := kt.(string)
+				if _, dup := m[k]; dup {
+					return nil, errJSONBody
+				}
+				for _, sk := range strictKeys {
+					if k != sk && strings.EqualFold(k, sk) {
+						return nil, errJSONBody
+					}
+				}
+				if m[k], err = strictValue(dec, depth+1); err != nil {
+					return nil, err
+				}
+			}
+			_, err = dec.Token() // '}'
+			return m, err
+		case '[':
+			var a []any
+			for dec.More() {
+				v, err := strictValue(dec, depth+1)
+				if err != nil {
+					return nil, err
+				}
+				a = append(a, v)
+			}
+			_, err = dec.Token() // ']'
+			return a, err
 		}
+		return nil, errJSONBody
+	default:
+		return t, nil
+	}
+}
+
+// bodyPatients returns the ids of every Patient a FHIR JSON body names: any string
+// value that is a reference to a Patient ("Patient/x", or an absolute URL ending in
+// "/Patient/x"), wherever it stands — a reference, a contained resource, a bundle entry,
+// a JSON Patch value — plus the id of a Patient resource. A string naming a Patient in a
+// form it cannot read (a conditional reference "Patient?identifier=…", a history URL) is
+// refused, and so is a body parseStrict refuses.
+func bodyPatients(body []byte) ([]string, error) {
+	v, err := parseStrict(body)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	var walk func(v any) error
+	walk = func(v any) error {
 		switch x := v.(type) {
 		case map[string]any:
 			if rt, _ := x["resourceType"].(string); rt == "Patient" {
-				if id, ok := x["id"].(string); ok {
-					out = append(out, id)
+				id, ok := x["id"].(string)
+				if ok && !isID(id) {
+					return errUnreadableReference
 				}
-			}
-			if ref, ok := x["reference"].(string); ok {
-				if id, ok := patientReference(ref); ok {
+				if ok {
 					out = append(out, id)
 				}
 			}
 			for _, child := range x {
-				if err := walk(child, depth+1); err != nil {
+				if err := walk(child); err != nil {
 					return err
 				}
 			}
 		case []any:
 			for _, child := range x {
-				if err := walk(child, depth+1); err != nil {
+				if err := walk(child); err != nil {
 					return err
 				}
+			}
+		case string:
+			if id, ok := patientReference(x); ok {
+				out = append(out, id)
+			} else if strings.Contains(x, "Patient/") || strings.Contains(x, "Patient?") {
+				return errUnreadableReference
 			}
 		}
 		return nil
 	}
-	return out, walk(v, 0)
+	return out, walk(v)
 }
 
-// patientReference returns the patient id of a reference to a Patient.
+// errUnreadableReference: a body names a Patient in a form the check cannot resolve.
+var errUnreadableReference = errors.New("authz: a Patient reference the check cannot resolve")
+
+// patientReference returns the patient id of a string that is exactly a reference to a
+// Patient: "Patient/x" or an absolute URL ending in "/Patient/x".
 func patientReference(ref string) (string, bool) {
-	ref, _, _ = strings.Cut(ref, "/_history/")
 	i := strings.LastIndex(ref, "Patient/")
 	if i < 0 || (i > 0 && ref[i-1] != '/') {
 		return "", false
+	}
+	if i > 0 && !strings.Contains(ref[:i], "://") {
+		return "", false // "Group/1/Patient/x" and the like are not references to a Patient
 	}
 	id := ref[i+len("Patient/"):]
 	return id, isID(id)

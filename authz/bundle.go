@@ -41,6 +41,9 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 		return deny(err, "bundle body unreadable or too large")
 	}
 	var b bundle
+	if _, err := parseStrict(body); err != nil {
+		return deny(ErrDenied, "the bundle has duplicate or case-variant member names")
+	}
 	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" || (b.Type != "batch" && b.Type != "transaction") {
 		return deny(ErrDenied, "not a batch or transaction Bundle")
 	}

@@ -20,6 +20,9 @@ type Decision struct {
 	Context Context
 	// Patient is the patient whose data the request reaches, when it names one.
 	Patient string
+	// Patients lists every patient the request names (path, search, body, compartment),
+	// allowed or not; all are recorded in the audit event.
+	Patients []string
 	// Purpose is the purpose of use the request was made under.
 	Purpose string
 	// BreakGlass is the id of the emergency grant that allowed the request, if one did.

@@ -26,6 +26,10 @@ func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request
 	}
 	fail := func(msg string) {
 		a.logger.LogAttrs(r.Context(), slog.LevelError, "authz: "+msg)
+		audit.Annotate(r.Context(), func(e *audit.Event) {
+			e.Decision = &audit.Decision{Allow: false, Reasons: []string{msg}}
+			e.Rejection = "authz.obligation"
+		})
 		problem.Write(w, r, problem.Internal)
 	}
 	if buf.Overflowed() {
@@ -61,8 +65,8 @@ func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request
 	buf.WriteTo(w, body)
 }
 
-// withhold removes fields ("Patient.identifier", "Patient.contact.telecom") from a FHIR
-// JSON resource, or from every resource of a Bundle's entries.
+// withhold removes fields ("Patient.identifier", "Patient.contact.telecom") from every
+// FHIR resource in a JSON response.
 func withhold(body []byte, fields []string) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -70,25 +74,30 @@ func withhold(body []byte, fields []string) ([]byte, error) {
 	if err := dec.Decode(&v); err != nil || dec.More() {
 		return nil, errJSONBody
 	}
-	apply := func(res map[string]any) {
-		rt, _ := res["resourceType"].(string)
-		for _, f := range fields {
-			typ, path, _ := strings.Cut(f, ".")
-			if typ == rt {
-				removePath(res, strings.Split(path, "."))
+	// Every resource, wherever it stands — the response itself, bundle entries,
+	// contained resources, bundles in bundles — loses the fields for its type.
+	var apply func(x any)
+	apply = func(x any) {
+		switch node := x.(type) {
+		case map[string]any:
+			if rt, ok := node["resourceType"].(string); ok {
+				for _, f := range fields {
+					typ, path, _ := strings.Cut(f, ".")
+					if typ == rt {
+						removePath(node, strings.Split(path, "."))
+					}
+				}
+			}
+			for _, child := range node {
+				apply(child)
+			}
+		case []any:
+			for _, child := range node {
+				apply(child)
 			}
 		}
 	}
 	apply(v)
-	if entries, ok := v["entry"].([]any); ok {
-		for _, e := range entries {
-			if em, ok := e.(map[string]any); ok {
-				if res, ok := em["resource"].(map[string]any); ok {
-					apply(res)
-				}
-			}
-		}
-	}
 	return json.Marshal(v)
 }
 
