@@ -28,19 +28,25 @@
 //     X-Purpose-Of-Use may pick among the token's purposes), else from the header (one
 //     value), else DefaultPurpose — always an accepted HL7 PurposeOfUse code;
 //  3. collects the patients the request names: the path (Patient/{id}), search
-//     parameters (patient, subject, _id) and, for create, update and patch, every Patient
-//     reference in the body (read up to MaxBodyBytes and restored for the handler);
+//     parameters (patient, subject, _id — in the query and in a POST _search form body),
+//     for create, update and patch every Patient reference anywhere in the body (parsed
+//     strictly: duplicate or case-variant member names, and Patient references it cannot
+//     resolve, refuse the request; the body is restored for the handler), and for an
+//     instance of another type the patient Config.Compartment says owns it — without a
+//     Compartment, writes by id to other types are refused;
 //  4. finds a scope granting the interaction's permission (c, r, u, d or s; write never
 //     implies read), trying system/, then user/, then patient/ scopes. None: 403 with
 //     WWW-Authenticate: Bearer error="insufficient_scope", scope="<what was needed>";
 //  5. applies the context: a patient/ scope reaches only the token's patient — any other
 //     patient named anywhere is refused with 404 (BindingStatus), a search naming none is
 //     narrowed to it, a search with _include, _revinclude, _has, chains or modifiers on
-//     patient parameters is refused, and a read of another type's instance is checked on
-//     the way out; a user/ scope reaches exactly one named patient, and only when the user
-//     is on the patient's care team (CareTeam) or holds an open break-glass grant for
-//     them; a system/ scope reaches any patient;
-//  6. asks Consent for user/ and system/ access to a patient's data (a deny refuses);
+//     patient parameters is refused, and a read by id of another type, or a history, is
+//     checked on the way out; a user/ scope reaches exactly one named patient, and only
+//     when the user is on the patient's care team (CareTeam) or holds an open break-glass
+//     grant for them; a system/ scope reaches any patient. A scope with query constraints
+//     allows searches only (narrowed by its constraints);
+//  6. asks Consent for user/ and system/ access, for every patient named (a deny
+//     refuses); with Consent configured, a search naming no patient is refused;
 //  7. evaluates Policies (RolePolicy and your own; OPA or Cedar fit behind Policy),
 //     combined deny-overrides;
 //  8. (per route) RequirePurpose admits only requests decided under given purposes;
