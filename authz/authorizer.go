@@ -288,7 +288,7 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 		if len(d.Obligations.Narrowing) > 0 {
 			narrow(r, d.Obligations.Narrowing)
 		}
-		if len(d.Obligations.Withhold) == 0 && d.Obligations.OnlyPatient == "" {
+		if len(d.Obligations.Withhold) == 0 && d.Obligations.OnlyPatient == "" && len(d.Obligations.Constraints) == 0 {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -400,15 +400,23 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	}
 	d.Context = sc.Context
 	d.Reasons = append(d.Reasons, "scope "+sc.Raw)
-	if sc.Query != nil && t.Interaction != InteractionSearch {
-		// The constraint can narrow a search but not be checked on other interactions.
-		return deny(ErrDenied, "a query-constrained scope allows searches only")
-	}
-	for k, vs := range sc.Query {
-		if d.Obligations.Narrowing == nil {
-			d.Obligations.Narrowing = map[string]string{}
+	if sc.Query != nil {
+		// A constraint narrows the search and is checked on every resource returned;
+		// other interactions cannot be narrowed, and parameters the check cannot
+		// evaluate are refused.
+		if t.Interaction != InteractionSearch {
+			return deny(ErrDenied, "a query-constrained scope allows searches only")
 		}
-		d.Obligations.Narrowing[k] = vs[0]
+		d.Obligations.Narrowing = map[string]string{}
+		d.Obligations.Constraints = map[string]string{}
+		d.Obligations.ConstrainedType = t.Type
+		for k, vs := range sc.Query {
+			if !checkableConstraint(k) {
+				return deny(ErrDenied, "scope constraint "+k+" cannot be checked on results")
+			}
+			d.Obligations.Narrowing[k] = vs[0]
+			d.Obligations.Constraints[k] = vs[0]
+		}
 	}
 
 	switch sc.Context {

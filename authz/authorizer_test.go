@@ -488,3 +488,44 @@ func TestRequirePurpose(t *testing.T) {
 	researchOnly(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	assert.Equal(t, 400, rec.Code, "outside the Authorizer")
 }
+
+func TestScopeConstraintsCheckedOnResults(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	labOnly := &authn.Principal{Subject: "s", Patient: "pat-1",
+		Scopes: []string{"patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory"}}
+	lab := `{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}]}],"subject":{"reference":"Patient/pat-1"}}`
+	vital := `{"resourceType":"Observation","category":[{"coding":[{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"vital-signs"}]}],"subject":{"reference":"Patient/pat-1"}}`
+	bundleOf := func(rs ...string) string {
+		var entries []string
+		for _, r := range rs {
+			entries = append(entries, `{"resource":`+r+`}`)
+		}
+		return `{"resourceType":"Bundle","type":"searchset","entry":[` + strings.Join(entries, ",") + `]}`
+	}
+	tests := []struct {
+		name, response string
+		want           int
+	}{
+		{name: "only matching results", response: bundleOf(lab, lab), want: 200},
+		{name: "an empty result", response: bundleOf(), want: 200},
+		{name: "a result outside the constraint", response: bundleOf(lab, vital), want: 403},
+		{name: "an OperationOutcome alongside", response: bundleOf(lab, `{"resourceType":"OperationOutcome"}`), want: 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := serve(t, a, labOnly, httptest.NewRequest("GET", "/fhir/Observation", nil), func(w http.ResponseWriter, r *http.Request) {
+				if got := r.URL.Query().Get("category"); !strings.HasSuffix(got, "|laboratory") {
+					t.Errorf("search not narrowed by the constraint: %q", got)
+				}
+				_, _ = io.WriteString(w, tt.response)
+			})
+			assert.Equal(t, tt.want, s.code)
+			if tt.want == 403 {
+				assert.Equal(t, "authz.scope-constraint", s.event.Rejection)
+			}
+		})
+	}
+	unchecked := &authn.Principal{Subject: "s", Patient: "pat-1", Scopes: []string{"patient/Observation.rs?date=ge2020"}}
+	s := serve(t, a, unchecked, httptest.NewRequest("GET", "/fhir/Observation", nil), nil)
+	assert.Equal(t, 403, s.code, "a constraint the result check cannot evaluate is refused")
+}

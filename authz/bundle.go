@@ -71,7 +71,7 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 			return deny(err, fmt.Sprintf("entry %d refused", i))
 		}
 		ob := ed.Obligations
-		if len(ob.Narrowing) > 0 || len(ob.Withhold) > 0 || ob.OnlyPatient != "" {
+		if len(ob.Narrowing) > 0 || len(ob.Withhold) > 0 || ob.OnlyPatient != "" || len(ob.Constraints) > 0 {
 			return deny(ErrDenied, fmt.Sprintf("entry %d: its obligations cannot be carried out inside a bundle", i))
 		}
 		if ed.Patient != "" {

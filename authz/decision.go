@@ -42,6 +42,11 @@ type Obligations struct {
 	// OnlyPatient, when set, requires every Patient reference in the response to be this
 	// patient; a response that names another is replaced by 404.
 	OnlyPatient string
+	// Constraints are a query-constrained scope's parameters ("category":
+	// "http://…|laboratory"): every resource of ConstrainedType in the response must
+	// match them, or the response is replaced by 403.
+	Constraints     map[string]string
+	ConstrainedType string
 }
 
 type ctxKey struct{}

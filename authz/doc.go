@@ -44,7 +44,9 @@
 //     checked on the way out; a user/ scope reaches exactly one named patient, and only
 //     when the user is on the patient's care team (CareTeam) or holds an open break-glass
 //     grant for them; a system/ scope reaches any patient. A scope with query constraints
-//     allows searches only (narrowed by its constraints);
+//     allows searches only: narrowed by its constraints, and every resource returned is
+//     checked against them (token parameters category, code, status and type; a scope
+//     constrained on anything else is refused);
 //  6. asks Consent for user/ and system/ access, for every patient named (a deny
 //     refuses); with Consent configured, a search naming no patient is refused;
 //  7. evaluates Policies (RolePolicy and your own; OPA or Cedar fit behind Policy),

@@ -54,6 +54,21 @@ func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request
 			}
 		}
 	}
+	if len(ob.Constraints) > 0 {
+		ok, err := matchesConstraints(body, ob.ConstrainedType, ob.Constraints)
+		if err != nil {
+			fail("response is not JSON; cannot check the scope's constraints")
+			return
+		}
+		if !ok {
+			audit.Annotate(r.Context(), func(e *audit.Event) {
+				e.Decision = &audit.Decision{Allow: false, Reasons: []string{"the response holds resources outside the scope's constraints"}}
+				e.Rejection = "authz.scope-constraint"
+			})
+			problem.Write(w, r, problem.Forbidden)
+			return
+		}
+	}
 	if len(ob.Withhold) > 0 {
 		out, err := withhold(body, ob.Withhold)
 		if err != nil {
@@ -115,4 +130,74 @@ func removePath(v any, path []string) {
 			removePath(item, path)
 		}
 	}
+}
+
+// checkableConstraint reports whether a scope's search parameter can be checked on the
+// resources returned: the token parameters on a top-level element of the same name.
+func checkableConstraint(param string) bool {
+	switch param {
+	case "category", "code", "status", "type":
+		return true
+	}
+	return false
+}
+
+// matchesConstraints reports whether every resource of type typ in the response (the
+// resource itself, or a Bundle's entries) matches each constraint: a token
+// ("system|code" or "code") against the element of the same name — a code string, a
+// CodeableConcept, or a list of them.
+func matchesConstraints(body []byte, typ string, constraints map[string]string) (bool, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil || dec.More() {
+		return false, errJSONBody
+	}
+	resources := []map[string]any{v}
+	if v["resourceType"] == "Bundle" {
+		resources = nil
+		entries, _ := v["entry"].([]any)
+		for _, e := range entries {
+			em, _ := e.(map[string]any)
+			if res, ok := em["resource"].(map[string]any); ok {
+				resources = append(resources, res)
+			}
+		}
+	}
+	for _, res := range resources {
+		if res["resourceType"] != typ {
+			continue // an OperationOutcome, an included resource of another type
+		}
+		for param, want := range constraints {
+			if !tokenMatches(res[param], want) {
+				return false, nil
+			}
+		}
+	}
+	return true, nil
+}
+
+func tokenMatches(element any, token string) bool {
+	system, code, hasSystem := strings.Cut(token, "|")
+	if !hasSystem {
+		system, code = "", token
+	}
+	switch x := element.(type) {
+	case string:
+		return !hasSystem && x == code
+	case []any:
+		for _, item := range x {
+			if tokenMatches(item, token) {
+				return true
+			}
+		}
+	case map[string]any:
+		codings, _ := x["coding"].([]any)
+		for _, c := range codings {
+			cm, _ := c.(map[string]any)
+			if cm["code"] == code && (!hasSystem || cm["system"] == system) {
+				return true
+			}
+		}
+	}
+	return false
 }
