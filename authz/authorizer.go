@@ -419,6 +419,11 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 		}
 	}
 
+	if sc.Context != ContextSystem && r.Header.Get("If-None-Exist") != "" {
+		// A conditional create answers with whatever resource matches the condition,
+		// whoever's it is.
+		return deny(ErrDenied, "conditional create (If-None-Exist) outside the system context")
+	}
 	switch sc.Context {
 	case ContextPatient:
 		if err := a.bindPatient(d, p, t, patients); err != nil {

@@ -529,3 +529,12 @@ func TestScopeConstraintsCheckedOnResults(t *testing.T) {
 	s := serve(t, a, unchecked, httptest.NewRequest("GET", "/fhir/Observation", nil), nil)
 	assert.Equal(t, 403, s.code, "a constraint the result check cannot evaluate is refused")
 }
+
+func TestConditionalCreateRefusedForUsersAndPatients(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	body := `{"resourceType":"Observation","subject":{"reference":"Patient/pat-1"}}`
+	res := run(t, a, patientApp, "POST", "/fhir/Observation", body, map[string]string{"If-None-Exist": "identifier=lab|123"})
+	assert.Equal(t, 403, res.code)
+	res = run(t, a, labService, "POST", "/fhir/Observation", body, map[string]string{"If-None-Exist": "identifier=lab|123"})
+	assert.Equal(t, 200, res.code, "a system service may create conditionally")
+}
