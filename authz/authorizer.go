@@ -119,6 +119,10 @@ var (
 	ErrPatientBinding = errors.New("authz: request reaches another patient")
 	// ErrPurpose: the purpose of use is missing, repeated or unknown.
 	ErrPurpose = errors.New("authz: purpose of use missing or not accepted")
+	// ErrMalformedBody: a body that must be read to find the patients it names is not
+	// strict JSON (duplicate or case-variant member names, a Patient reference that
+	// cannot be resolved, …); a *BodyError says where. Answered 400.
+	ErrMalformedBody = errors.New("authz: request body cannot be checked")
 	// ErrUnavailable: a relationship, consent or policy check failed; the request is
 	// refused (fail closed).
 	ErrUnavailable = errors.New("authz: a decision dependency is unavailable")
@@ -332,6 +336,8 @@ func rejection(err error) string {
 		return "authz.unavailable"
 	case errors.Is(err, ErrRoute):
 		return "authz.route"
+	case errors.Is(err, ErrMalformedBody):
+		return "authz.body"
 	}
 	var ise *InsufficientScopeError
 	if errors.As(err, &ise) {
@@ -555,7 +561,7 @@ func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error
 		}
 		found, err := bodyPatients(body)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrPatientBinding, err)
+			return nil, err
 		}
 		patients = append(patients, found...)
 	}
@@ -728,6 +734,13 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 		problem.Write(w, r, problem.NotFound)
 	case errors.Is(err, ErrUnauthenticated):
 		problem.Write(w, r, problem.Unauthenticated)
+	case errors.Is(err, ErrMalformedBody):
+		p := problem.New(r, problem.InvalidRequest)
+		var be *BodyError
+		if errors.As(err, &be) {
+			p.Errors = []problem.FieldError{{Pointer: be.Pointer, Rule: be.Rule, Detail: bodyRuleDetail(be.Rule)}}
+		}
+		problem.WriteProblem(w, r, p)
 	case errors.Is(err, ErrPurpose), errors.Is(err, ErrRoute):
 		problem.Write(w, r, problem.InvalidRequest)
 	case errors.Is(err, ErrUnavailable):
@@ -760,4 +773,21 @@ func (c *scopeCache) get(p *authn.Principal) *Scopes {
 	}
 	c.m[p] = s
 	return s
+}
+
+// bodyRuleDetail is the fixed explanation of a BodyError rule.
+func bodyRuleDetail(rule string) string {
+	switch rule {
+	case "duplicate-key":
+		return "This member appears more than once in its object."
+	case "case-variant-key":
+		return "A member of this object differs from a FHIR element name only by case."
+	case "too-deep":
+		return "The body is nested too deeply."
+	case "trailing-data":
+		return "The body has data after its JSON value."
+	case "unreadable-reference":
+		return "The body names a Patient in a form that cannot be resolved."
+	}
+	return "The body is not valid JSON."
 }

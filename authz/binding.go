@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -65,28 +66,40 @@ func searchPatients(typ string, q url.Values) (patients []string, safe bool) {
 // downstream would read what this check did not.
 var strictKeys = []string{"reference", "resourceType", "id", "entry", "request", "url", "method", "resource", "subject", "patient", "type"}
 
+// BodyError is ErrMalformedBody with where and why: a JSON Pointer into the body (the
+// member names on the way are the body's own, RFC 6901-escaped) and the rule broken.
+type BodyError struct {
+	Pointer string
+	Rule    string // "syntax", "duplicate-key", "case-variant-key", "too-deep", "trailing-data", "unreadable-reference"
+}
+
+func (e *BodyError) Error() string { return "authz: request body refused (" + e.Rule + ")" }
+
+// Unwrap returns ErrMalformedBody.
+func (e *BodyError) Unwrap() error { return ErrMalformedBody }
+
 // parseStrict decodes one JSON value, refusing duplicate member names at any depth,
 // case variants of strictKeys, nesting deeper than 64, and trailing data.
 func parseStrict(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	v, err := strictValue(dec, 0)
+	v, err := strictValue(dec, 0, "")
 	if err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, errJSONBody
+		return nil, &BodyError{Rule: "trailing-data"}
 	}
 	return v, nil
 }
 
-func strictValue(dec *json.Decoder, depth int) (any, error) {
+func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
 	if depth > 64 {
-		return nil, errJSONBody
+		return nil, &BodyError{Pointer: ptr, Rule: "too-deep"}
 	}
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, errJSONBody
+		return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
 	}
 	switch t := tok.(type) {
 	case json.Delim:
@@ -96,39 +109,49 @@ func strictValue(dec *json.Decoder, depth int) (any, error) {
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
-					return nil, errJSONBody
+					return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
 				}
 				k, _ := kt.(string)
+				child := ptr + "/" + pointerEscape(k)
 				if _, dup := m[k]; dup {
-					return nil, errJSONBody
+					return nil, &BodyError{Pointer: child, Rule: "duplicate-key"}
 				}
 				for _, sk := range strictKeys {
 					if k != sk && strings.EqualFold(k, sk) {
-						return nil, errJSONBody
+						return nil, &BodyError{Pointer: ptr, Rule: "case-variant-key"}
 					}
 				}
-				if m[k], err = strictValue(dec, depth+1); err != nil {
+				if m[k], err = strictValue(dec, depth+1, child); err != nil {
 					return nil, err
 				}
 			}
-			_, err = dec.Token() // '}'
-			return m, err
+			if _, err := dec.Token(); err != nil { // '}'
+				return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
+			}
+			return m, nil
 		case '[':
 			var a []any
-			for dec.More() {
-				v, err := strictValue(dec, depth+1)
+			for i := 0; dec.More(); i++ {
+				v, err := strictValue(dec, depth+1, ptr+"/"+strconv.Itoa(i))
 				if err != nil {
 					return nil, err
 				}
 				a = append(a, v)
 			}
-			_, err = dec.Token() // ']'
-			return a, err
+			if _, err := dec.Token(); err != nil { // ']'
+				return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
+			}
+			return a, nil
 		}
-		return nil, errJSONBody
+		return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
 	default:
 		return t, nil
 	}
+}
+
+// pointerEscape escapes a member name for a JSON Pointer (RFC 6901).
+func pointerEscape(k string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
 }
 
 // bodyPatients returns the ids of every Patient a FHIR JSON body names: any string
@@ -150,7 +173,7 @@ func bodyPatients(body []byte) ([]string, error) {
 			if rt, _ := x["resourceType"].(string); rt == "Patient" {
 				id, ok := x["id"].(string)
 				if ok && !isID(id) {
-					return errUnreadableReference
+					return &BodyError{Rule: "unreadable-reference"}
 				}
 				if ok {
 					out = append(out, id)
@@ -171,7 +194,7 @@ func bodyPatients(body []byte) ([]string, error) {
 			if id, ok := patientReference(x); ok {
 				out = append(out, id)
 			} else if strings.Contains(x, "Patient/") || strings.Contains(x, "Patient?") {
-				return errUnreadableReference
+				return &BodyError{Rule: "unreadable-reference"}
 			}
 		}
 		return nil
@@ -179,8 +202,6 @@ func bodyPatients(body []byte) ([]string, error) {
 	return out, walk(v)
 }
 
-// errUnreadableReference: a body names a Patient in a form the check cannot resolve.
-var errUnreadableReference = errors.New("authz: a Patient reference the check cannot resolve")
 
 // patientReference returns the patient id of a string that is exactly a reference to a
 // Patient: "Patient/x" or an absolute URL ending in "/Patient/x".

@@ -55,7 +55,13 @@ func tour() []step {
 		lab       = "LAB_SERVICE"
 		billing   = "BILLING"
 	)
-	const obsPat1 = `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-1"},"valueQuantity":{"value":70,"unit":"/min"}}`
+	const obsPat1 = `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":"2026-11-26T09:00:00Z","valueQuantity":{"value":70,"unit":"/min"}}`
+	// obs makes an Observation body for pat-2 whose LOINC code, extra members and
+	// duplicated status the steps vary.
+	obs := func(loinc, extra string) string {
+		return `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"` + loinc +
+			`"}]},"subject":{"reference":"Patient/pat-2"},"effectiveDateTime":"2026-11-26T09:00:00Z","valueQuantity":{"value":91,"unit":"/min"}` + extra + `}`
+	}
 	return []step{
 		// Who is calling (authn).
 		{what: "liveness needs no token", method: "GET", path: "/healthz", want: 200},
@@ -88,12 +94,22 @@ func tour() []step {
 		{what: "a create with read-only scopes", as: patient, method: "POST", path: "/fhir/Observation", header: fhir, body: obsPat1, want: 403,
 			rejection: "authz.insufficient-scope", expects: "insufficient_scope",
 			check: all(isProblem(problem.Forbidden), header("WWW-Authenticate", `Bearer error="insufficient_scope", scope="patient/Observation.c"`))},
-		{what: "a lab service records an observation", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
-			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"valueQuantity":{"value":91,"unit":"/min"}}`,
-			expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
+		// What they send (validate): the strict gate and the healthcare tags.
+		{what: "a lab service records a valid observation", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
+			body: obs("8867-4", ""), expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
+		{what: "a LOINC code with a wrong check digit", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
+			body: obs("8867-5", ""), rejection: "validate.constraint", expects: "pointer, no value",
+			check: all(isProblem(problem.InvalidRequest), fieldError("/code/coding/0/code", "loinc"), notContains("8867-5"))},
+		{what: "the same, for a FHIR client", as: lab, method: "POST", path: "/fhir/Observation",
+			header: map[string]string{"Content-Type": fhirJSON, "Accept": fhirJSON}, want: 400,
+			body: obs("8867-5", ""), rejection: "validate.constraint", expects: "OperationOutcome with the pointer",
+			check: all(contentType(fhirJSON), jsonField("resourceType", "OperationOutcome"), bodyContains(`"expression":["/code/coding/0/code"]`), notContains("8867-5"))},
+		{what: "a duplicate key", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
+			body: obs("8867-4", `,"status":"entered-in-error"`), rejection: "authz.body", expects: "duplicate-key at /status",
+			check: all(isProblem(problem.InvalidRequest), fieldError("/status", "duplicate-key"), notContains("entered-in-error"))},
 		{what: "an unknown field is refused, its value not echoed", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
-			body:    `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8867-4"}]},"subject":{"reference":"Patient/pat-2"},"ssn":"123-45-6789"}`,
-			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"))},
+			body: obs("8867-4", `,"ssn":"123-45-6789"`), rejection: "validate.unknown-field",
+			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"), notContains("ssn"))},
 
 		// Updates: step-up, patient binding, the strict body.
 		{what: "a clinician with recent MFA updates a patient", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
@@ -106,11 +122,11 @@ func tour() []step {
 		{what: "update with another patient's id in the body", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 403,
 			body: `{"resourceType":"Patient","id":"pat-1"}`, rejection: "authz.denied", expects: "forbidden problem", check: isProblem(problem.Forbidden)},
 		{what: "update sent as text/plain", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2",
-			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415,
+			header: map[string]string{"Content-Type": "text/plain"}, body: `{}`, want: 415, rejection: "validate.media-type",
 			expects: "unsupported-media-type problem", check: isProblem(problem.UnsupportedMediaType)},
 		{what: "update over the 64 KiB cap", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 413,
-			body:    `{"resourceType":"Patient","id":"pat-2","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
-			expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
+			body:      `{"resourceType":"Patient","id":"pat-2","gender":"` + strings.Repeat("x", 70<<10) + `"}`,
+			rejection: "validate.too-large", expects: "payload-too-large problem", check: isProblem(problem.PayloadTooLarge)},
 
 		// The care team, break-glass, consent and minimum necessary.
 		{what: "the clinician reads pat-3, off their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-3", want: 403,
@@ -477,4 +493,29 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// fieldError checks that a problem body names the field and rule that failed.
+func fieldError(pointer, rule string) check {
+	return func(_ *http.Response, body []byte) error {
+		var p problem.Problem
+		if err := json.Unmarshal(body, &p); err != nil {
+			return fmt.Errorf("problem body: %w", err)
+		}
+		for _, fe := range p.Errors {
+			if fe.Pointer == pointer && fe.Rule == rule {
+				return nil
+			}
+		}
+		return fmt.Errorf("no field error %q/%q in %+v", pointer, rule, p.Errors)
+	}
+}
+
+func bodyContains(s string) check {
+	return func(_ *http.Response, body []byte) error {
+		if !bytes.Contains(body, []byte(s)) {
+			return fmt.Errorf("body lacks %s", s)
+		}
+		return nil
+	}
 }

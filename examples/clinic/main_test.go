@@ -65,7 +65,7 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 		{"GET", "/fhir/Patient/nobody", "", 403},
 		{"GET", "/fhir/Observation?patient=Patient/pat-2", "", 200},
 		{"PUT", "/fhir/Patient/pat-1", `{"resourceType":"Patient","id":"pat-1","gender":"female"}`, 200},
-		{"POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/pat-1"}}`, 201},
+		{"POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":"2026-11-26","valueQuantity":{"value":36.6,"unit":"Cel"}}`, 201},
 		{"DELETE", "/fhir/Patient/pat-1", "", 403}, // the clinician's scopes grant no d
 	}
 	var ids []string

@@ -3,15 +3,15 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
-	"mime"
 	"net"
 	"net/http"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-playground/validator/v10"
 
 	"github.com/phikit/phikit"
 	"github.com/phikit/phikit/audit"
@@ -21,6 +21,8 @@ import (
 	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
+	"github.com/phikit/phikit/validate"
+	"github.com/phikit/phikit/validate/ident"
 )
 
 // maxBody caps every request body the clinic reads.
@@ -132,11 +134,31 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		return nil, err
 	}
 
+	// Input: the strict JSON gate (64 KiB, duplicates, unknown fields, exact names) and
+	// the healthcare tags, before the handlers.
+	gate, err := validate.New(validate.Config{Register: func(v *validator.Validate) error {
+		return v.RegisterValidation("patient_ref", func(fl validator.FieldLevel) bool {
+			id, ok := strings.CutPrefix(fl.Field().String(), "Patient/")
+			return ok && ident.FHIRID(id)
+		})
+	}, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	patients, err := validate.NewBody[patient](gate)
+	if err != nil {
+		return nil, err
+	}
+	observations, err := validate.NewBody[observation](gate)
+	if err != nil {
+		return nil, err
+	}
+
 	fhir := http.NewServeMux()
 	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
-	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(http.HandlerFunc(st.putPatient)))
+	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(patients.Handler(http.HandlerFunc(st.putPatient))))
 	fhir.HandleFunc("GET /fhir/Observation", st.searchObservations)
-	fhir.HandleFunc("POST /fhir/Observation", st.postObservation)
+	fhir.Handle("POST /fhir/Observation", observations.Handler(http.HandlerFunc(st.postObservation)))
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -202,11 +224,8 @@ func (st *store) getPatient(w http.ResponseWriter, r *http.Request) {
 func (st *store) putPatient(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	annotatePatient(r, id)
-	var p patient
-	if !decodeFHIR(w, r, &p) {
-		return
-	}
-	if p.ResourceType != "Patient" || p.ID != id {
+	p, _ := validate.FromContext[patient](r.Context()) // decoded and valid
+	if p.ID != id {
 		problem.Write(w, r, problem.InvalidRequest)
 		return
 	}
@@ -266,15 +285,8 @@ func (st *store) searchObservations(w http.ResponseWriter, r *http.Request) {
 }
 
 func (st *store) postObservation(w http.ResponseWriter, r *http.Request) {
-	var o observation
-	if !decodeFHIR(w, r, &o) {
-		return
-	}
-	patientID, ok := strings.CutPrefix(o.Subject.Reference, "Patient/")
-	if o.ResourceType != "Observation" || o.ID != "" || o.Status == "" || len(o.Code.Coding) == 0 || !ok {
-		problem.Write(w, r, problem.InvalidRequest)
-		return
-	}
+	o, _ := validate.FromContext[observation](r.Context()) // decoded and valid
+	patientID := strings.TrimPrefix(o.Subject.Reference, "Patient/")
 	if _, ok := st.patient(patientID); !ok {
 		problem.Write(w, r, problem.InvalidRequest)
 		return
@@ -286,32 +298,6 @@ func (st *store) postObservation(w http.ResponseWriter, r *http.Request) {
 	})
 	w.Header().Set("Location", "/fhir/Observation/"+created.ID)
 	writeFHIR(w, r, http.StatusCreated, created)
-}
-
-// decodeFHIR reads a FHIR JSON body into v, answering the request itself and returning
-// false when it cannot. (phikit's validate package will replace this with its strict gate.)
-func decodeFHIR(w http.ResponseWriter, r *http.Request, v any) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || (mt != problem.ContentTypeFHIR && mt != "application/json") {
-		problem.Write(w, r, problem.UnsupportedMediaType)
-		return false
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			problem.Write(w, r, problem.PayloadTooLarge)
-		} else {
-			problem.Write(w, r, problem.InvalidRequest)
-		}
-		return false
-	}
-	if dec.More() {
-		problem.Write(w, r, problem.InvalidRequest)
-		return false
-	}
-	return true
 }
 
 func writeFHIR(w http.ResponseWriter, r *http.Request, status int, v any) {

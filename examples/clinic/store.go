@@ -9,66 +9,69 @@ import (
 
 // The clinic's data is synthetic: no real person is described here.
 
-// patient is a FHIR Patient, reduced to the fields the clinic uses.
+// patient is a FHIR Patient, reduced to the fields the clinic uses. The validate tags
+// are what PUT /fhir/Patient/{id} accepts (package validate refuses any other member).
 type patient struct {
-	ResourceType string       `json:"resourceType"`
-	ID           string       `json:"id"`
+	ResourceType string       `json:"resourceType" validate:"required,eq=Patient"`
+	ID           string       `json:"id" validate:"required,fhir_id"`
 	Meta         meta         `json:"meta"`
-	Identifier   []identifier `json:"identifier,omitempty"`
-	Name         []humanName  `json:"name,omitempty"`
-	Address      []address    `json:"address,omitempty"`
-	Gender       string       `json:"gender,omitempty"`
-	BirthDate    string       `json:"birthDate,omitempty"`
+	Identifier   []identifier `json:"identifier,omitempty" validate:"omitempty,max=10,dive"`
+	Name         []humanName  `json:"name,omitempty" validate:"omitempty,max=10,dive"`
+	Address      []address    `json:"address,omitempty" validate:"omitempty,max=10,dive"`
+	Gender       string       `json:"gender,omitempty" validate:"omitempty,oneof=male female other unknown"`
+	BirthDate    string       `json:"birthDate,omitempty" validate:"omitempty,fhir_date"`
 }
 
 type meta struct {
-	VersionID string `json:"versionId"`
+	VersionID string `json:"versionId" validate:"omitempty,fhir_id"`
 }
 
 type identifier struct {
-	System string `json:"system"`
-	Value  string `json:"value"`
+	System string `json:"system" validate:"required,max=256"`
+	Value  string `json:"value" validate:"required,max=64"`
 }
 
 type address struct {
-	City       string `json:"city,omitempty"`
-	PostalCode string `json:"postalCode,omitempty"`
+	City       string `json:"city,omitempty" validate:"max=128"`
+	PostalCode string `json:"postalCode,omitempty" validate:"omitempty,us_zip"`
 }
 
 type humanName struct {
-	Family string   `json:"family,omitempty"`
-	Given  []string `json:"given,omitempty"`
+	Family string   `json:"family,omitempty" validate:"max=128"`
+	Given  []string `json:"given,omitempty" validate:"max=5,dive,max=128"`
 }
 
-// observation is a FHIR Observation, reduced to the fields the clinic uses.
+// observation is a FHIR Observation, reduced to the fields the clinic uses. The validate
+// tags are what POST /fhir/Observation accepts: a status from its value set, a LOINC code
+// whose check digit is right, a Patient subject, a FHIR dateTime and a numeric value.
 type observation struct {
-	ResourceType  string          `json:"resourceType"`
-	ID            string          `json:"id,omitempty"`
-	Status        string          `json:"status"`
+	ResourceType  string          `json:"resourceType" validate:"required,eq=Observation"`
+	ID            string          `json:"id,omitempty" validate:"isdefault"`
+	Status        string          `json:"status" validate:"required,oneof=registered preliminary final amended corrected cancelled entered-in-error unknown"`
 	Code          codeableConcept `json:"code"`
 	Subject       reference       `json:"subject"`
-	EffectiveTime string          `json:"effectiveDateTime,omitempty"`
-	Value         *quantity       `json:"valueQuantity,omitempty"`
+	EffectiveTime string          `json:"effectiveDateTime,omitempty" validate:"required,fhir_datetime"`
+	Value         *quantity       `json:"valueQuantity,omitempty" validate:"required"`
 }
 
 type codeableConcept struct {
-	Coding []coding `json:"coding"`
-	Text   string   `json:"text,omitempty"`
+	Coding []coding `json:"coding" validate:"required,min=1,max=10,dive"`
+	Text   string   `json:"text,omitempty" validate:"max=256"`
 }
 
 type coding struct {
-	System  string `json:"system"`
-	Code    string `json:"code"`
-	Display string `json:"display,omitempty"`
+	System  string `json:"system" validate:"required,eq=http://loinc.org"`
+	Code    string `json:"code" validate:"required,loinc"`
+	Display string `json:"display,omitempty" validate:"max=256"`
 }
 
 type reference struct {
-	Reference string `json:"reference"`
+	Reference string `json:"reference" validate:"required,patient_ref"`
 }
 
 type quantity struct {
-	Value json.Number `json:"value"`
-	Unit  string      `json:"unit,omitempty"`
+	Value json.Number `json:"value" validate:"required"`
+	Unit  string      `json:"unit,omitempty" validate:"max=32"`
 }
 
 // store holds the clinic's records in memory. It is safe for concurrent use.
