@@ -202,7 +202,6 @@ func bodyPatients(body []byte) ([]string, error) {
 	return out, walk(v)
 }
 
-
 // patientReference returns the patient id of a string that is exactly a reference to a
 // Patient: "Patient/x" or an absolute URL ending in "/Patient/x".
 func patientReference(ref string) (string, bool) {

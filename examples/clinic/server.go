@@ -25,8 +25,6 @@ import (
 	"github.com/phikit/phikit/validate/ident"
 )
 
-// maxBody caps every request body the clinic reads.
-const maxBody = 64 << 10
 
 // trust names the issuer whose tokens the clinic accepts. An empty issuer means the
 // clinic's own development issuer.
