@@ -25,7 +25,6 @@ import (
 	"github.com/phikit/phikit/validate/ident"
 )
 
-
 // trust names the issuer whose tokens the clinic accepts. An empty issuer means the
 // clinic's own development issuer.
 type trust struct {
