@@ -37,11 +37,25 @@
 //	if err != nil {
 //		return err
 //	}
+//	az, err := authz.New(authz.Config{CareTeam: careTeam, Consent: consentStore, DefaultPurpose: "TREAT"})
+//	if err != nil {
+//		return err
+//	}
+//	gate, err := validate.New(validate.Config{})
+//	if err != nil {
+//		return err
+//	}
+//	observations, err := validate.NewBody[Observation](gate)
+//	if err != nil {
+//		return err
+//	}
+//	mux.Handle("POST /fhir/Observation", observations.Handler(createObservation))
 //	handler := phikit.Chain(
 //		phikit.RequestID,
 //		phikit.SecureHeaders,
 //		aud.Handler,
 //		auth.Handler,
+//		az.Handler,
 //	)(audit.RecordRoute(mux))
 //
 // audit.RecordRoute lets the audit event name the mux pattern that matched even though
