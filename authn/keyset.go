@@ -171,15 +171,16 @@ func (ks *keySet) startFetchLocked(now time.Time) *fetchCall {
 			ks.logger.LogAttrs(ctx, slog.LevelWarn, "authn: key set fetch failed",
 				slog.String("issuer", ks.issuer), slog.String("error", err.Error()))
 		} else {
-			ks.install(keys, url, maxAge)
+			ks.install(keys, url, maxAge, now)
 		}
 		close(call.done)
 	}()
 	return call
 }
 
-func (ks *keySet) install(keys []*publicKey, url string, maxAge time.Duration) {
-	now := ks.now()
+// install makes keys current. Their freshness counts from when the fetch started, so
+// that a slow fetch never makes keys look fresher than they are.
+func (ks *keySet) install(keys []*publicKey, url string, maxAge time.Duration, now time.Time) {
 	ks.keys, ks.resolvedURL, ks.fetched = keys, url, now
 	ks.freshUntil = now.Add(min(max(maxAge, ks.minRefresh), ks.maxRefresh))
 	clear(ks.badKids)

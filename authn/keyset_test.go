@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,14 +57,22 @@ func TestKeySetLifecycle(t *testing.T) {
 	waitFetches(t, f, 2)
 
 	// The issuer goes down. Past the refresh time, the last good keys are still served
-	// (stale), and failing fetches are tried at most once a minute.
+	// (stale), and failing fetches are tried at most once a minute. (A refresh starts
+	// only once the previous one has finished, so keep asking until it does.)
 	f.set(func(f *fakeIssuer) { f.fail = true })
 	c.Add(15 * time.Minute) // 23 minutes: past the refreshed set's 10 minutes
+	var staleErr atomic.Value
+	require.Eventually(t, func() bool {
+		if _, err := authenticate(a, token()); err != nil {
+			staleErr.Store(err)
+		}
+		return f.fetches.Load() >= 3
+	}, 10*time.Second, time.Millisecond, "a refresh was tried")
+	require.Nil(t, staleErr.Load(), "stale keys must still be served")
 	for range 50 {
 		_, err = authenticate(a, token())
 		require.NoError(t, err, "stale keys must still be served")
 	}
-	waitFetches(t, f, 3)
 	assert.EqualValues(t, 3, f.fetches.Load(), "fetches while failing are rate limited")
 
 	// Past MaxStale: fail closed.
