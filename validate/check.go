@@ -196,7 +196,8 @@ func (val *validation) run(ctx context.Context, v any) (err error) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			val.g.logger.ErrorContext(ctx, "validate: validator panicked", "panic", fmt.Sprint(p))
+			// The panic's type only: its text may quote the value being validated.
+			val.g.logger.ErrorContext(ctx, "validate: validator panicked", "panic_type", fmt.Sprintf("%T", p))
 			err = ErrInternal
 		}
 	}()

@@ -20,6 +20,8 @@ import (
 const (
 	// DefaultMaxBytes is the body size limit when Config.MaxBytes is zero: 64 KiB.
 	DefaultMaxBytes = 64 << 10
+	// MaxBytesLimit is the largest Config.MaxBytes: bodies are held in memory whole.
+	MaxBytesLimit = 64 << 20
 	// DefaultMaxDepth is the nesting limit when Config.MaxDepth is zero.
 	DefaultMaxDepth = 64
 	// MaxDepthLimit is the largest Config.MaxDepth New accepts: encoding/json's own limit.
@@ -86,8 +88,8 @@ func New(cfg Config) (g *Gate, err error) {
 		logger:   cfg.Logger,
 	}
 	switch {
-	case g.maxBytes < 0:
-		return nil, errors.New("validate: Config.MaxBytes must not be negative")
+	case g.maxBytes < 0 || g.maxBytes > MaxBytesLimit:
+		return nil, errors.New("validate: Config.MaxBytes must be between 0 and MaxBytesLimit (64 MiB)")
 	case g.maxBytes == 0:
 		g.maxBytes = DefaultMaxBytes
 	}
@@ -226,13 +228,15 @@ func (g *Gate) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) 
 	}
 	size := int64(512)
 	if r.ContentLength >= 0 {
-		size = r.ContentLength + 1 // room to see EOF without growing
+		// Room to see EOF without growing — but never more than 64 KiB on the strength of
+		// a declared length alone: the buffer grows as bytes actually arrive.
+		size = min(r.ContentLength+1, 64<<10)
 	}
 	buf := make([]byte, 0, size)
 	body := http.MaxBytesReader(w, r.Body, g.maxBytes)
 	for {
 		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(max(cap(buf), 512), int(g.maxBytes)+1))
+			buf = slices.Grow(buf, int(min(max(int64(cap(buf)), 512), g.maxBytes+1)))
 		}
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]

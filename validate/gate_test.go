@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -286,5 +287,17 @@ func TestDefaultErrorHandlerStatuses(t *testing.T) {
 		if rec.Code != tc.status || !strings.Contains(rec.Body.String(), string(tc.typ)) {
 			t.Errorf("%v: got %d %s, want %d %s", tc.err, rec.Code, rec.Body, tc.status, tc.typ)
 		}
+	}
+}
+
+func TestMaxBytesBounds(t *testing.T) {
+	for _, n := range []int64{-1, MaxBytesLimit + 1, math.MaxInt64} {
+		_, err := New(Config{MaxBytes: n})
+		if err == nil {
+			t.Errorf("MaxBytes %d accepted", n)
+		}
+	}
+	if _, err := New(Config{MaxBytes: MaxBytesLimit}); err != nil {
+		t.Errorf("MaxBytesLimit refused: %v", err)
 	}
 }
