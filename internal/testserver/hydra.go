@@ -27,10 +27,11 @@ const (
 		"$PHIKIT_CACHE/bin, default ~/.cache/phikit/bin, where this helper finds it; " +
 		"add that directory to PATH to use it by hand)"
 	// hydraReadyTimeout is the overall deadline for hydra to start and answer; it also
-	// covers generating the RSA-4096 signing keys on the first JWKS request (about 1 s).
-	hydraReadyTimeout = 30 * time.Second
+	// covers generating the RSA-4096 signing keys on the first JWKS request (about 1 s,
+	// but prime search is random and a loaded 2-core machine was seen taking over 20 s).
+	hydraReadyTimeout = 90 * time.Second
 	// hydraHTTPTimeout bounds each call the helper makes to hydra's APIs.
-	hydraHTTPTimeout = 10 * time.Second
+	hydraHTTPTimeout = 60 * time.Second
 	// hydraAccessTokenKeySet is the JSON Web Key Set hydra signs JWT access tokens with.
 	hydraAccessTokenKeySet = "hydra.jwt.access-token" // #nosec G101 -- the name of a key set, not a credential
 )
