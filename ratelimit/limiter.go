@@ -12,6 +12,9 @@ import (
 // DefaultMaxKeys is the number of keys a Limiter tracks when LimiterConfig.MaxKeys is zero.
 const DefaultMaxKeys = 100_000
 
+// MaxKeysLimit is the largest LimiterConfig.MaxKeys: slot indices are int32.
+const MaxKeysLimit = 1 << 30
+
 const maxShards = 64
 
 // LimiterConfig configures a Limiter. Rate and Burst are required.
@@ -98,8 +101,8 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	if cfg.Burst <= 0 {
 		return nil, fmt.Errorf("ratelimit: Burst must be positive: %w", ErrInvalidConfig)
 	}
-	if cfg.MaxKeys < 0 {
-		return nil, fmt.Errorf("ratelimit: MaxKeys must not be negative: %w", ErrInvalidConfig)
+	if cfg.MaxKeys < 0 || cfg.MaxKeys > MaxKeysLimit {
+		return nil, fmt.Errorf("ratelimit: MaxKeys must be between 0 and %d: %w", MaxKeysLimit, ErrInvalidConfig)
 	}
 	interval := float64(time.Second) / cfg.Rate
 	if interval < 1 {
@@ -128,7 +131,7 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	for n > 1 && maxKeys/n < 16 {
 		n /= 2
 	}
-	l.mask = uint64(n - 1)
+	l.mask = uint64(n - 1) // #nosec G115 -- n is between 1 and maxShards
 	l.shards = make([]shard, n)
 	for i := range l.shards {
 		s := &l.shards[i]
@@ -203,7 +206,7 @@ func (l *Limiter) AllowAt(key string, cost int, now time.Time) Result {
 // insert adds key; s.mu is held and key is absent.
 func (s *shard) insert(key string, tat, now int64) {
 	if len(s.slots) < s.cap {
-		s.index[key] = int32(len(s.slots))
+		s.index[key] = int32(len(s.slots)) // #nosec G115 -- below s.cap ≤ MaxKeysLimit < 2^31
 		s.slots = append(s.slots, slot{key: key, tat: tat})
 		return
 	}
@@ -226,7 +229,7 @@ func (s *shard) insert(key string, tat, now int64) {
 	v := &s.slots[s.hand]
 	delete(s.index, v.key)
 	*v = slot{key: key, tat: tat}
-	s.index[key] = int32(s.hand)
+	s.index[key] = int32(s.hand) // #nosec G115 -- below s.cap ≤ MaxKeysLimit < 2^31
 	s.hand++
 	if s.hand == len(s.slots) {
 		s.hand = 0
