@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -58,11 +59,12 @@ func (g *Gate) newValidation(t reflect.Type) (*validation, error) {
 	var structs []reflect.Type
 	collectStructs(t, map[reflect.Type]bool{}, &structs)
 	for _, st := range structs {
-		for _, filled := range []bool{false, true} {
+		if err := g.tryValidate(reflect.New(st).Interface(), ""); err != nil {
+			return nil, fmt.Errorf("validate: %v: %w", st, err)
+		}
+		for _, dyn := range jsonDynamicValues() {
 			v := reflect.New(st)
-			if filled {
-				fill(v.Elem(), map[reflect.Type]bool{})
-			}
+			fill(v.Elem(), map[reflect.Type]bool{}, dyn)
 			if err := g.tryValidate(v.Interface(), ""); err != nil {
 				return nil, fmt.Errorf("validate: %v: %w", st, err)
 			}
@@ -76,11 +78,12 @@ func (g *Gate) newValidation(t reflect.Type) (*validation, error) {
 		}
 	}
 	if val.mode == validateDive {
-		for _, filled := range []bool{false, true} {
+		if err := g.tryValidate(reflect.New(base).Elem().Interface(), "dive"); err != nil {
+			return nil, fmt.Errorf("validate: %v: %w", t, err)
+		}
+		for _, dyn := range jsonDynamicValues() {
 			v := reflect.New(base).Elem()
-			if filled {
-				fill(v, map[reflect.Type]bool{})
-			}
+			fill(v, map[reflect.Type]bool{}, dyn)
 			if err := g.tryValidate(v.Interface(), "dive"); err != nil {
 				return nil, fmt.Errorf("validate: %v: %w", t, err)
 			}
@@ -127,10 +130,17 @@ func collectStructs(t reflect.Type, seen map[reflect.Type]bool, out *[]reflect.T
 	}
 }
 
+// jsonDynamicValues are the values a JSON body can put in an interface field: the
+// samples are filled with each in turn, so that a tag that panics on one of them (min on
+// a bool, unique on mixed elements) is refused at start-up, not hit by a client.
+func jsonDynamicValues() []any {
+	return []any{"x", json.Number("1"), true, map[string]any{"x": "x"}, []any{"x", map[string]any{"x": "x"}}}
+}
+
 // fill sets every settable part of v to a non-zero value, so that every validation
-// function (each of which panics on a kind it does not support) runs. Recursive types
-// are filled one level deep.
-func fill(v reflect.Value, onPath map[reflect.Type]bool) {
+// function (each of which panics on a kind it does not support) runs; interface fields
+// get dyn. Recursive types are filled one level deep.
+func fill(v reflect.Value, onPath map[reflect.Type]bool, dyn any) {
 	t := v.Type()
 	switch v.Kind() {
 	case reflect.String:
@@ -150,38 +160,42 @@ func fill(v reflect.Value, onPath map[reflect.Type]bool) {
 			return
 		}
 		p := reflect.New(t.Elem())
-		fill(p.Elem(), onPath)
+		fill(p.Elem(), onPath, dyn)
 		v.Set(p)
 	case reflect.Slice:
 		if onPath[t.Elem()] {
 			return
 		}
 		s := reflect.MakeSlice(t, 1, 1)
-		fill(s.Index(0), onPath)
+		fill(s.Index(0), onPath, dyn)
 		v.Set(s)
 	case reflect.Array:
 		if t.Len() > 0 {
-			fill(v.Index(0), onPath)
+			fill(v.Index(0), onPath, dyn)
 		}
 	case reflect.Map:
 		if onPath[t.Elem()] || onPath[t.Key()] {
 			return
 		}
 		k, e := reflect.New(t.Key()).Elem(), reflect.New(t.Elem()).Elem()
-		fill(k, onPath)
-		fill(e, onPath)
+		fill(k, onPath, dyn)
+		fill(e, onPath, dyn)
 		m := reflect.MakeMapWithSize(t, 1)
 		m.SetMapIndex(k, e)
 		v.Set(m)
+	case reflect.Interface:
+		if dv := reflect.ValueOf(dyn); dv.IsValid() && dv.Type().AssignableTo(t) {
+			v.Set(dv)
+		}
 	case reflect.Struct:
 		onPath[t] = true
 		for i := range t.NumField() {
 			f := v.Field(i)
 			switch {
 			case f.CanSet():
-				fill(f, onPath)
+				fill(f, onPath, dyn)
 			case t.Field(i).Anonymous && f.Kind() == reflect.Struct:
-				fill(f, onPath) // an unexported embedded struct: its exported fields are settable
+				fill(f, onPath, dyn) // an unexported embedded struct: its exported fields are settable
 			}
 		}
 		delete(onPath, t)

@@ -301,3 +301,28 @@ func TestMaxBytesBounds(t *testing.T) {
 		t.Errorf("MaxBytesLimit refused: %v", err)
 	}
 }
+
+func TestTagsOnInterfaceFieldsCheckedAtStartUp(t *testing.T) {
+	g, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type minOnAny struct {
+		X any `json:"x" validate:"min=1"`
+	}
+	if _, err := NewBody[minOnAny](g); err == nil {
+		t.Error("min on an interface field accepted: a bool body would panic the validator")
+	}
+	type uniqueOnAnys struct {
+		L []any `json:"l" validate:"unique"`
+	}
+	if _, err := NewBody[uniqueOnAnys](g); err == nil {
+		t.Error("unique on []any accepted: mixed elements would panic the validator")
+	}
+	type requiredOnAny struct {
+		X any `json:"x" validate:"required"`
+	}
+	if _, err := NewBody[requiredOnAny](g); err != nil {
+		t.Errorf("required on an interface field refused: %v", err)
+	}
+}

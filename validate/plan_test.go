@@ -58,7 +58,7 @@ func TestJSONFieldsMatchEncodingJSON(t *testing.T) {
 		&embNamedAndPointer{}, &embTaggedWins{}, &embSkipped{},
 	} {
 		rv := reflect.ValueOf(v).Elem()
-		fill(rv, map[reflect.Type]bool{})
+		fill(rv, map[reflect.Type]bool{}, "x")
 		b, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
