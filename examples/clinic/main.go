@@ -8,7 +8,7 @@
 // POST /fhir/Observation, GET /healthz. The patients are pat-1, pat-2 and pat-3. Every route
 // but /healthz needs a bearer token; PUT also needs multi-factor authentication within the
 // last 15 minutes (step-up). Without -issuer the clinic runs a development issuer, serves its
-// key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app and a
+// key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app, a billing clerk and a
 // lab service.
 //
 // Flags (a stable contract for scripts):
