@@ -8,8 +8,14 @@
 // POST /fhir/Observation, GET /healthz. The patients are pat-1, pat-2 and pat-3. Every route
 // but /healthz needs a bearer token; PUT also needs multi-factor authentication within the
 // last 15 minutes (step-up). Without -issuer the clinic runs a development issuer, serves its
-// key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app, a billing clerk and a
-// lab service.
+// key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app, a
+// billing clerk and a lab service.
+//
+// Every FHIR route is authorized (package authz): SMART v2 scopes, the patient in context,
+// Practitioner/prac-1's care team (pat-1, pat-2), a consent denying research on pat-3,
+// treatment as the default purpose of use, identifiers withheld for billing, and
+// POST /break-glass for a clinician with the emergency role and recent MFA. Bodies of
+// POST /fhir/Observation and PUT /fhir/Patient/{id} go through the strict validate gate.
 //
 // Flags (a stable contract for scripts):
 //
