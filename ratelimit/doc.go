@@ -1,5 +1,6 @@
-// Package ratelimit limits how much a caller may do: a GCRA rate limiter kept in memory,
-// a client-address resolver that trusts forwarded headers only from your proxies, and
+// Package ratelimit limits how much a caller may do: a GCRA rate limiter kept in memory
+// or, through the [Store] interface, in Redis (package redisstore), a client-address
+// resolver that trusts forwarded headers only from your proxies, and
 // net/http middleware that answers 429 with the IETF RateLimit fields.
 //
 // Wiring:
@@ -26,6 +27,29 @@
 // problem+json body (problem.RateLimited), Retry-After in whole seconds rounded up, and
 // "ratelimit.exceeded" in its audit event.
 //
+// # Shared limits and store failures
+//
+// With Config.Store set (redisstore.Store, or your own: ratelimittest.RunStoreTests checks
+// it), replicas share one limit; Config.Limiter still gives the limit (Limiter.Limit) and
+// is the local fallback:
+//
+//	store, err := redisstore.New(redisstore.Config{Client: redisClient})
+//	mw, err := ratelimit.New(ratelimit.Config{
+//		Limiter: limiter,
+//		Store:   store,
+//		// OnStoreError: ratelimit.FallbackLocal (the zero value), FailClosed or InsecureFailOpen.
+//	})
+//
+// When the store returns an error (each call is bounded by StoreTimeout), OnStoreError
+// decides: FallbackLocal decides with Limiter in this process (each replica then grants
+// the full limit on its own), FailClosed answers 503 (problem.Unavailable) with
+// Retry-After and "ratelimit.unavailable" in the audit event, InsecureFailOpen lets the
+// request through unlimited. A panicking store counts as an error. The first failure is
+// logged to Config.Logger, and the recovery; not every request. After BreakerThreshold
+// consecutive errors a circuit breaker skips the store for BreakerCooldown (on
+// Config.Now) and applies OnStoreError directly, so a dead Redis is not hammered and
+// requests do not each wait for a timeout; after it, requests try the store again.
+//
 // # Security considerations
 //
 // Trusted proxies: with no TrustedProxies the resolver uses the TCP peer and ignores
@@ -44,6 +68,9 @@
 // each plus the key); when full it forgets the least recently used, which can give that
 // key back at most a full burst (see [Limiter]).
 //
-// Memory only, for now: limits are per process. Behind a load balancer with N replicas a
-// client can get up to N times the limit until the Redis store lands.
+// Per process by default: without Config.Store, limits are per process, and behind a load
+// balancer with N replicas a client can get up to N times the limit. The same holds with
+// a Store under FallbackLocal while the store is failing; choose FailClosed where that
+// matters more than availability, and InsecureFailOpen only where the limit is a
+// courtesy.
 package ratelimit

@@ -66,6 +66,7 @@ type Result struct {
 // attacker cycling through more than MaxKeys keys gains nothing he could not get by
 // using that many keys, each with its own full burst.
 type Limiter struct {
+	rate     float64
 	interval int64 // nanoseconds per cost unit, the emission interval T
 	tau      int64 // burst tolerance: Burst*T
 	burst    int
@@ -113,6 +114,7 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 		return nil, fmt.Errorf("ratelimit: Burst/Rate too long: %w", ErrInvalidConfig)
 	}
 	l := &Limiter{
+		rate:     cfg.Rate,
 		interval: int64(interval),
 		burst:    cfg.Burst,
 		now:      cfg.Now,
@@ -143,6 +145,9 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 	}
 	return l, nil
 }
+
+// Limit returns the configured rate and burst.
+func (l *Limiter) Limit() Limit { return Limit{Rate: l.rate, Burst: l.burst} }
 
 // Burst returns the configured burst.
 func (l *Limiter) Burst() int { return l.burst }
