@@ -68,7 +68,8 @@ func tour() []step {
 		{what: "no token", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.missing",
 			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
 		{what: "a clinician reads a patient on their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
-			expects: "FHIR JSON, secure headers", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"))},
+			expects: "FHIR JSON, secure headers, rate limit", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"),
+				header("RateLimit-Policy", `"per-client";q=100;w=2`), hasHeader("RateLimit"))},
 		{what: "forged signature", as: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
 			expects: "invalid_token", check: invalidToken},
 		{what: "expired token", as: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
@@ -515,6 +516,15 @@ func bodyContains(s string) check {
 	return func(_ *http.Response, body []byte) error {
 		if !bytes.Contains(body, []byte(s)) {
 			return fmt.Errorf("body lacks %s", s)
+		}
+		return nil
+	}
+}
+
+func hasHeader(name string) check {
+	return func(resp *http.Response, _ []byte) error {
+		if resp.Header.Get(name) == "" {
+			return fmt.Errorf("no %s header", name)
 		}
 		return nil
 	}

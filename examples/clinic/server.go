@@ -21,6 +21,7 @@ import (
 	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
+	"github.com/phikit/phikit/ratelimit"
 	"github.com/phikit/phikit/validate"
 	"github.com/phikit/phikit/validate/ident"
 )
@@ -151,6 +152,21 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		return nil, err
 	}
 
+	// How much: per client address (no proxies in front of the clinic), before any token
+	// work; generous for people, tight enough to blunt a script.
+	resolver, err := ratelimit.NewResolver(ratelimit.ResolverConfig{})
+	if err != nil {
+		return nil, err
+	}
+	limiter, err := ratelimit.NewLimiter(ratelimit.LimiterConfig{Rate: 50, Burst: 100})
+	if err != nil {
+		return nil, err
+	}
+	limit, err := ratelimit.New(ratelimit.Config{Limiter: limiter, Resolver: resolver, Policy: "per-client", Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+
 	fhir := http.NewServeMux()
 	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
 	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(patients.Handler(http.HandlerFunc(st.putPatient))))
@@ -174,6 +190,7 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		phikit.RequestID,
 		phikit.SecureHeaders,
 		aud.Handler,
+		limit.Handler,
 	)(root)
 	return svc, nil
 }
