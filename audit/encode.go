@@ -75,6 +75,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = appendOptString(b, `,"rejection":`, e.Rejection)
+	b = appendOptStrings(b, `,"notes":`, e.Notes)
 	return append(b, '}')
 }
 

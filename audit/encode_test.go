@@ -46,6 +46,7 @@ func fullEvent() audit.Event {
 		PurposeOfUse: []string{"TREAT"},
 		Decision:     &audit.Decision{Allow: false, Reasons: []string{"no consent"}},
 		Rejection:    "authz.denied",
+		Notes:        []string{"ratelimit.fallback"},
 	}
 }
 

@@ -63,6 +63,10 @@ type Event struct {
 	// Rejection names the category of a request phikit refused before the handler ran
 	// ("audit.unavailable", "validate.unknown-field", …); empty otherwise.
 	Rejection string `json:"rejection,omitempty"`
+	// Notes are facts a layer recorded that are neither a decision nor a refusal, such as
+	// "ratelimit.fallback": the limit was decided in this process while the shared store
+	// was failing.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Agent is the party that made the request (AuditEvent.agent).

@@ -280,7 +280,7 @@ func (m *Middleware) Decide(req *http.Request) Decision {
 func (m *Middleware) askStore(ctx context.Context, key string, cost int) (res Result, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("ratelimit: store panicked: %v", p)
+			err = fmt.Errorf("ratelimit: store panicked (%T)", p) // the value may quote a key
 		}
 	}()
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
@@ -315,6 +315,13 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = RejectionStoreUnavailable })
 			m.onError(w, r, ErrStoreUnavailable)
 			return
+		}
+		if d.Fallback {
+			note := "ratelimit.fallback"
+			if m.mode == InsecureFailOpen {
+				note = "ratelimit.fail-open"
+			}
+			audit.Annotate(r.Context(), func(e *audit.Event) { e.Notes = append(e.Notes, note) })
 		}
 		if d.Fallback && m.mode == InsecureFailOpen {
 			next.ServeHTTP(w, r)

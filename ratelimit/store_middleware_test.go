@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/phikit/phikit/audit"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +178,35 @@ func TestCircuitBreakerConcurrent(t *testing.T) {
 	wg.Wait()
 	if n := st.n(); n >= 800 {
 		t.Errorf("%d store calls for 800 requests, want the breaker to skip some", n)
+	}
+}
+
+// A decision taken while the store fails is noted in the audit event.
+func TestFallbackIsNotedInTheAuditEvent(t *testing.T) {
+	for _, tt := range []struct {
+		mode StoreErrorMode
+		note string
+	}{{FallbackLocal, "ratelimit.fallback"}, {InsecureFailOpen, "ratelimit.fail-open"}} {
+		lim, err := NewLimiter(LimiterConfig{Rate: 1, Burst: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := New(Config{Limiter: lim, Store: &fakeStore{down: true}, OnStoreError: tt.mode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var notes []string
+		aud, err := audit.New(audit.Config{Sink: audit.SinkFunc(func(_ context.Context, e *audit.Event) error {
+			notes = e.Notes
+			return nil
+		})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		aud.Handler(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))).
+			ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		if len(notes) != 1 || notes[0] != tt.note {
+			t.Errorf("%v: notes %v, want [%s]", tt.mode, notes, tt.note)
+		}
 	}
 }
