@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/phikit/phikit/audit"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/phikit/phikit/audit"
 )
 
 // fakeStore fails while down is set, and otherwise allows everything with Remaining 42.
