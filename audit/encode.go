@@ -3,7 +3,8 @@ package audit
 import (
 	"strconv"
 	"time"
-	"unicode/utf8"
+
+	"github.com/phikit/phikit/internal/jsonenc"
 )
 
 // AppendJSON appends the JSON encoding of e to b and returns the extended buffer. The
@@ -14,18 +15,18 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	b = append(b, `{"time":"`...)
 	b = e.Time.AppendFormat(b, time.RFC3339Nano)
 	b = append(b, `","request_id":`...)
-	b = appendString(b, e.RequestID)
+	b = jsonenc.AppendString(b, e.RequestID)
 	b = appendOptString(b, `,"trace_id":`, e.TraceID)
 	b = appendOptString(b, `,"span_id":`, e.SpanID)
 	b = appendOptString(b, `,"type":`, e.Type)
 	b = append(b, `,"action":`...)
-	b = appendString(b, string(e.Action))
+	b = jsonenc.AppendString(b, string(e.Action))
 	b = append(b, `,"outcome":`...)
-	b = appendString(b, string(e.Outcome))
+	b = jsonenc.AppendString(b, string(e.Outcome))
 	b = append(b, `,"method":`...)
-	b = appendString(b, e.Method)
+	b = jsonenc.AppendString(b, e.Method)
 	b = append(b, `,"path":`...)
-	b = appendString(b, e.Path)
+	b = jsonenc.AppendString(b, e.Path)
 	b = appendOptString(b, `,"route":`, e.Route)
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(e.Status), 10)
@@ -59,7 +60,7 @@ func (e *Event) AppendJSON(b []byte) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"kind":`...)
-			b = appendString(b, string(en.Kind))
+			b = jsonenc.AppendString(b, string(en.Kind))
 			b = appendOptString(b, `,"type":`, en.Type)
 			b = appendOptString(b, `,"id":`, en.ID)
 			b = appendOptString(b, `,"query":`, en.Query)
@@ -92,7 +93,7 @@ func appendOptString(b []byte, key, s string) []byte {
 	if s == "" {
 		return b
 	}
-	return appendString(append(b, key...), s)
+	return jsonenc.AppendString(append(b, key...), s)
 }
 
 func appendOptStrings(b []byte, key string, ss []string) []byte {
@@ -104,64 +105,7 @@ func appendOptStrings(b []byte, key string, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = jsonenc.AppendString(b, s)
 	}
 	return append(b, ']')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string: quotes, backslashes and control characters
-// escaped, U+2028 and U+2029 escaped as encoding/json does, invalid UTF-8 replaced by
-// U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -538,3 +538,24 @@ func TestConditionalCreateRefusedForUsersAndPatients(t *testing.T) {
 	res = run(t, a, labService, "POST", "/fhir/Observation", body, map[string]string{"If-None-Exist": "identifier=lab|123"})
 	assert.Equal(t, 200, res.code, "a system service may create conditionally")
 }
+
+func TestBodyErrorPointerNeverEchoesTheBody(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	tests := []struct {
+		name, body, pointer string
+	}{
+		{name: "a duplicate FHIR element", body: `{"resourceType":"Observation","status":"final","status":"x","subject":{"reference":"Patient/pat-1"}}`, pointer: "/status"},
+		{name: "a duplicate inside an array", body: `{"resourceType":"Observation","code":{"coding":[{"code":"a","code":"b"}]},"subject":{"reference":"Patient/pat-1"}}`, pointer: "/code/coding/0/code"},
+		{name: "a duplicate under a member that is not a FHIR element", body: `{"resourceType":"Observation","SSN-123-45-6789":{"x":1,"x":2},"subject":{"reference":"Patient/pat-1"}}`, pointer: ""},
+		{name: "a duplicate member that is not a FHIR element", body: `{"resourceType":"Observation","MRN-555":1,"MRN-555":2}`, pointer: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, a, patientApp, "POST", "/fhir/Observation", tt.body, nil)
+			require.Equal(t, 400, res.code)
+			assert.Contains(t, res.body, `"pointer":"`+tt.pointer+`"`)
+			assert.NotContains(t, res.body, "SSN-123")
+			assert.NotContains(t, res.body, "MRN-555")
+		})
+	}
+}

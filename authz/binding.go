@@ -66,8 +66,9 @@ func searchPatients(typ string, q url.Values) (patients []string, safe bool) {
 // downstream would read what this check did not.
 var strictKeys = []string{"reference", "resourceType", "id", "entry", "request", "url", "method", "resource", "subject", "patient", "type"}
 
-// BodyError is ErrMalformedBody with where and why: a JSON Pointer into the body (the
-// member names on the way are the body's own, RFC 6901-escaped) and the rule broken.
+// BodyError is ErrMalformedBody with where and why: a JSON Pointer into the body — as
+// deep as common FHIR element names and array indices lead, never repeating any other
+// text of the body — and the rule broken.
 type BodyError struct {
 	Pointer string
 	Rule    string // "syntax", "duplicate-key", "case-variant-key", "too-deep", "trailing-data", "unreadable-reference"
@@ -83,7 +84,7 @@ func (e *BodyError) Unwrap() error { return ErrMalformedBody }
 func parseStrict(body []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	v, err := strictValue(dec, 0, "")
+	v, err := strictValue(dec, 0, "", false)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +94,10 @@ func parseStrict(body []byte) (any, error) {
 	return v, nil
 }
 
-func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
+// strictValue reads one value at ptr. The pointer grows only through FHIR element names
+// and array indices; at the first other member name it stops growing (cut), so that an
+// error's pointer never repeats text the body chose.
+func strictValue(dec *json.Decoder, depth int, ptr string, cut bool) (any, error) {
 	if depth > 64 {
 		return nil, &BodyError{Pointer: ptr, Rule: "too-deep"}
 	}
@@ -112,7 +116,12 @@ func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
 					return nil, &BodyError{Pointer: ptr, Rule: "syntax"}
 				}
 				k, _ := kt.(string)
-				child := ptr + "/" + pointerEscape(k)
+				child, childCut := ptr, cut
+				if !cut && fhirElement(k) {
+					child = ptr + "/" + k
+				} else {
+					childCut = true
+				}
 				if _, dup := m[k]; dup {
 					return nil, &BodyError{Pointer: child, Rule: "duplicate-key"}
 				}
@@ -121,7 +130,7 @@ func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
 						return nil, &BodyError{Pointer: ptr, Rule: "case-variant-key"}
 					}
 				}
-				if m[k], err = strictValue(dec, depth+1, child); err != nil {
+				if m[k], err = strictValue(dec, depth+1, child, childCut); err != nil {
 					return nil, err
 				}
 			}
@@ -132,7 +141,11 @@ func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
 		case '[':
 			var a []any
 			for i := 0; dec.More(); i++ {
-				v, err := strictValue(dec, depth+1, ptr+"/"+strconv.Itoa(i))
+				child := ptr
+				if !cut {
+					child = ptr + "/" + strconv.Itoa(i)
+				}
+				v, err := strictValue(dec, depth+1, child, cut)
 				if err != nil {
 					return nil, err
 				}
@@ -149,9 +162,19 @@ func strictValue(dec *json.Decoder, depth int, ptr string) (any, error) {
 	}
 }
 
-// pointerEscape escapes a member name for a JSON Pointer (RFC 6901).
-func pointerEscape(k string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(k, "~", "~0"), "/", "~1")
+// fhirElement reports whether a member name is a common FHIR element name, safe to
+// repeat in an error's pointer: the pointer never echoes other text from the body.
+func fhirElement(k string) bool {
+	switch k {
+	case "resourceType", "id", "meta", "status", "code", "category", "subject", "patient", "reference",
+		"identifier", "name", "telecom", "address", "gender", "birthDate", "entry", "request", "resource",
+		"url", "method", "type", "coding", "system", "display", "text", "value", "valueQuantity",
+		"valueString", "valueCodeableConcept", "effectiveDateTime", "issued", "performer", "encounter",
+		"contained", "extension", "note", "component", "interpretation", "unit", "period", "start", "end",
+		"given", "family", "use", "versionId", "lastUpdated", "author", "recorder", "medicationCodeableConcept":
+		return true
+	}
+	return false
 }
 
 // bodyPatients returns the ids of every Patient a FHIR JSON body names: any string
