@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/phikit/phikit/internal/jsonenc"
 	"github.com/phikit/phikit/internal/reqid"
 )
 
@@ -83,7 +85,7 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 		ct = ContentTypeFHIR
 		body, err = json.Marshal(operationOutcome(p))
 	} else {
-		body, err = json.Marshal(p)
+		body = p.appendJSON(make([]byte, 0, 320))
 	}
 	if err != nil { // unreachable: every member is a string or an int
 		body, ct = nil, ""
@@ -111,6 +113,9 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 // (application/fhir+json, or the older application/json+fhir) with a non-zero quality.
 func WantsFHIR(r *http.Request) bool {
 	for _, v := range r.Header.Values("Accept") {
+		if !containsFold(v, "fhir") {
+			continue // the common case, decided without parsing media types
+		}
 		for v != "" {
 			var part string
 			part, v, _ = strings.Cut(v, ",")
@@ -137,4 +142,47 @@ func isZeroQ(q string) bool {
 	}
 	frac, ok := strings.CutPrefix(q, "0.")
 	return ok && strings.Trim(frac, "0") == ""
+}
+
+// appendJSON appends p's JSON: the bytes encoding/json writes for Problem with HTML
+// escaping off, without reflection (a flood of rejections stays cheap).
+func (p *Problem) appendJSON(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = jsonenc.AppendString(b, string(p.Type))
+	b = append(b, `,"title":`...)
+	b = jsonenc.AppendString(b, p.Title)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(p.Status), 10)
+	for _, m := range [...]struct{ key, value string }{{`,"detail":`, p.Detail}, {`,"instance":`, p.Instance}, {`,"request_id":`, p.RequestID}} {
+		if m.value != "" {
+			b = jsonenc.AppendString(append(b, m.key...), m.value)
+		}
+	}
+	if len(p.Errors) > 0 {
+		b = append(b, `,"errors":[`...)
+		for i, fe := range p.Errors {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"pointer":`...)
+			b = jsonenc.AppendString(b, fe.Pointer)
+			b = append(b, `,"rule":`...)
+			b = jsonenc.AppendString(b, fe.Rule)
+			b = append(b, `,"detail":`...)
+			b = jsonenc.AppendString(b, fe.Detail)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}')
+}
+
+// containsFold reports whether s contains the lower-case ASCII word sub, in any case.
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
