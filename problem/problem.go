@@ -105,6 +105,8 @@ func WriteProblem(w http.ResponseWriter, r *http.Request, p Problem) {
 	}
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
+		// #nosec G705 -- a JSON body of fixed texts and the request id, served as
+		// problem+json or fhir+json with nosniff: never rendered as HTML.
 		_, _ = w.Write(body)
 	}
 }
