@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -20,6 +19,7 @@ import (
 	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
+	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -247,14 +247,7 @@ func New(cfg Config) (*Authorizer, error) {
 	return a, nil
 }
 
-func remoteAddr(r *http.Request) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	addr, err := netip.ParseAddr(host)
-	return addr.Unmap(), err == nil
-}
+func remoteAddr(r *http.Request) (netip.Addr, bool) { return netaddr.Peer(r.RemoteAddr) }
 
 // Handler wraps next: every request is decided, the decision recorded in the audit
 // event, and only allowed requests reach next — with their search narrowed and their

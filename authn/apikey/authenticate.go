@@ -9,6 +9,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -110,14 +111,7 @@ func allowed(addr netip.Addr, cidrs []netip.Prefix) bool {
 }
 
 // remoteAddr is the default ClientIP: the connection's peer.
-func remoteAddr(r *http.Request) (netip.Addr, bool) {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		a, err := netip.ParseAddr(r.RemoteAddr)
-		return a, err == nil
-	}
-	return ap.Addr(), true
-}
+func remoteAddr(r *http.Request) (netip.Addr, bool) { return netaddr.Peer(r.RemoteAddr) }
 
 // Handler wraps next: requests whose key authenticates reach it with their Principal in
 // the context (authn.FromContext; Method authn.MethodAPIKey, ClientID the key id) and

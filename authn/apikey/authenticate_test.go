@@ -100,7 +100,7 @@ func TestAuthenticate(t *testing.T) {
 		{"valid, IPv4", request("192.0.2.10:5000", f.good), 0, nil, true, nil},
 		{"valid, IPv6", request("[2001:db8:1:2::9]:443", f.good), 0, nil, true, nil},
 		{"valid, IPv4-mapped IPv6 peer", request("[::ffff:192.0.2.10]:443", f.good), 0, nil, true, nil},
-		{"valid, peer without port", request("192.0.2.10", f.good), 0, nil, true, nil},
+		{"peer without port: not an address the server wrote", request("192.0.2.10", f.good), 0, nil, true, apikey.ErrAddressNotAllowed},
 		{"valid, a second before expiry", request("192.0.2.10:5000", f.shortLived), time.Hour - time.Second, nil, true, nil},
 		{"expired, at expiry", request("192.0.2.10:5000", f.shortLived), time.Hour, nil, true, apikey.ErrKeyExpired},
 		{"expired, a year on", request("192.0.2.10:5000", f.good), apikey.DefaultMaxLifetime, nil, true, apikey.ErrKeyExpired},

@@ -12,6 +12,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -176,11 +177,10 @@ func (a *Authenticator) trustedPeer(addr string) bool {
 	if len(a.proxies) == 0 {
 		return false
 	}
-	ap, err := netip.ParseAddrPort(addr)
-	if err != nil {
+	ip, ok := netaddr.Peer(addr)
+	if !ok {
 		return false
 	}
-	ip := ap.Addr().Unmap().WithZone("")
 	for _, p := range a.proxies {
 		if p.Contains(ip) {
 			return true
