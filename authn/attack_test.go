@@ -146,3 +146,22 @@ func TestAttacks(t *testing.T) {
 		})
 	}
 }
+
+// TestManyMembersCostLittle: an object of thousands of members, which would make the
+// duplicate-name check quadratic, is refused by its member count.
+func TestManyMembersCostLittle(t *testing.T) {
+	es := newES256(t, "es-1")
+	f := newFakeIssuer(t, es)
+	a := newAuth(t, f, &clock{now: t0}, nil)
+	m := claimsAt(f.issuer(), t0)
+	for i := range 3000 {
+		m[fmt.Sprintf("c%d", i)] = 1
+	}
+	_, err := authenticate(a, sign(t, es, m))
+	require.ErrorIs(t, err, authn.ErrTokenTooLarge, "a 3000-claim token exceeds the size cap first")
+	a2, err := authn.New(authn.Config{Issuers: []authn.IssuerConfig{{Issuer: f.issuer(), Audiences: []string{audience}}},
+		HTTPClient: f.srv.Client(), Now: func() time.Time { return t0 }, MaxTokenBytes: 64 << 10})
+	require.NoError(t, err)
+	_, err = authenticate(a2, sign(t, es, m))
+	require.ErrorIs(t, err, authn.ErrMalformedToken)
+}

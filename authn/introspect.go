@@ -137,7 +137,7 @@ func (in *introspector) introspect(ctx context.Context, token string, now time.T
 		return nil, time.Time{}, ErrIntrospectionUnavailable
 	}
 	var r introspectionResponse
-	if json.Unmarshal(body, &r) != nil || jose.CheckObject(body, in.responseFields) != nil || r.Active == nil {
+	if json.Unmarshal(body, &r) != nil || jose.CheckObject(body, in.responseFields, maxClaims) != nil || r.Active == nil {
 		return nil, time.Time{}, ErrIntrospectionUnavailable
 	}
 	inactiveUntil := now.Add(in.inactiveTTL)

@@ -10,6 +10,11 @@ import (
 	"github.com/phikit/phikit/internal/jose"
 )
 
+// maxClaims bounds the members of a claims object (and an introspection answer): the
+// strict-JSON check is quadratic in them, so an unbounded count would let a token buy
+// CPU before any key is consulted.
+const maxClaims = 128
+
 // headerNames are the JOSE header parameters read; a name matching one of them but for
 // case is refused (see jose.CheckObject).
 var headerNames = []string{"alg", "kid", "typ", "cty", "crit", "jwk", "jku", "x5u", "b64", "zip", "enc"}
@@ -106,7 +111,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 
 	var hdr joseHeader
 	headerJSON, err := jose.DecodeSegment(token[:dot1])
-	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObject(headerJSON, headerNames) != nil {
+	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObject(headerJSON, headerNames, 32) != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	switch {
@@ -139,7 +144,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	if !ok {
 		return nil, time.Time{}, ErrUnknownIssuer
 	}
-	if jose.CheckObject(payload, is.claimNames) != nil {
+	if jose.CheckObject(payload, is.claimNames, maxClaims) != nil {
 		return nil, time.Time{}, ErrMalformedToken
 	}
 	alg, ok := is.algorithms[hdr.Alg]

@@ -24,7 +24,7 @@ const (
 )
 
 // jwkNames are the JWK members read or refused; a member matching one of them but for
-// case is refused (see jose.CheckObjectMax).
+// case is refused (see jose.CheckObject).
 var jwkNames = []string{"kty", "crv", "x", "y", "n", "e", "alg", "use", "key_ops", "kid",
 	"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 
@@ -49,7 +49,7 @@ type jwkMembers struct {
 // must be a, and its use, when present, "sig".
 func parseKey(raw json.RawMessage, a *jose.Algorithm) (jwk.Key, crypto.PublicKey, bool) {
 	var m jwkMembers
-	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil || jose.CheckObjectMax(raw, jwkNames, maxMembers) != nil {
+	if len(raw) == 0 || json.Unmarshal(raw, &m) != nil || jose.CheckObject(raw, jwkNames, maxMembers) != nil {
 		return nil, nil, false
 	}
 	if m.D != nil || m.P != nil || m.Q != nil || m.DP != nil || m.DQ != nil || m.QI != nil || m.Oth != nil || m.K != nil {

@@ -179,7 +179,7 @@ func (v *Verifier) NonceHeader(ctx context.Context) (string, error) {
 }
 
 // headerNames are the JOSE header parameters read; a name matching one of them but for
-// case is refused (see jose.CheckObjectMax).
+// case is refused (see jose.CheckObject).
 var headerNames = []string{"typ", "alg", "jwk", "crit", "b64", "zip", "enc"}
 
 type proofHeader struct {
@@ -242,7 +242,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken stri
 
 	var hdr proofHeader
 	headerJSON, err := jose.DecodeSegment(proof[:dot1])
-	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObjectMax(headerJSON, headerNames, maxMembers) != nil {
+	if err != nil || json.Unmarshal(headerJSON, &hdr) != nil || jose.CheckObject(headerJSON, headerNames, maxMembers) != nil {
 		return nil, ErrMalformedProof
 	}
 	if hdr.Crit != nil || hdr.B64 != nil || hdr.Zip != nil || hdr.Enc != nil {
@@ -267,7 +267,7 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, accessToken stri
 		}
 		return nil, ErrMalformedProof
 	}
-	if jose.CheckObjectMax(payload, claimNames, maxMembers) != nil {
+	if jose.CheckObject(payload, claimNames, maxMembers) != nil {
 		return nil, ErrMalformedProof
 	}
 	if c.JTI == "" || len(c.JTI) > maxJTIBytes || c.HTM == "" || c.HTU == "" || c.IAT == nil {

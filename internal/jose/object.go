@@ -3,7 +3,6 @@ package jose
 import (
 	"encoding/json"
 	"errors"
-	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -13,23 +12,15 @@ import (
 var ErrMalformedObject = errors.New("jose: malformed JSON object")
 
 // CheckObject checks that b, which json.Unmarshal has already accepted (so it is valid
-// JSON), is one JSON object in valid UTF-8 whose member names are unique, compared
-// case-insensitively, and that every name matching one of known case-insensitively
-// matches it exactly. It returns nil or ErrMalformedObject.
+// JSON), is one JSON object in valid UTF-8 of at most maxMembers members whose names are
+// unique, compared case-insensitively, and that every name matching one of known
+// case-insensitively matches it exactly. It returns nil or ErrMalformedObject.
 //
 // encoding/json would otherwise take the last of two "exp" members, or read an "EXP"
 // member into the exp field: both are ways to smuggle a second value past a verifier
-// that reads the first.
-//
-// The uniqueness check costs time quadratic in the number of members; use CheckObjectMax
-// where the input is not already bounded in size.
-func CheckObject(b []byte, known []string) error {
-	return checkObject(b, known, math.MaxInt)
-}
-
-// CheckObjectMax is CheckObject that also refuses an object of more than maxMembers
-// members, which bounds the quadratic cost of the uniqueness check.
-func CheckObjectMax(b []byte, known []string, maxMembers int) error {
+// that reads the first. The uniqueness check costs time quadratic in the number of
+// members, which maxMembers bounds: a crafted object cannot buy CPU.
+func CheckObject(b []byte, known []string, maxMembers int) error {
 	return checkObject(b, known, maxMembers)
 }
 
