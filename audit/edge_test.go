@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -205,3 +206,17 @@ func TestRecordRouteBehindAnotherMiddleware(t *testing.T) {
 }
 
 type copyKey struct{}
+
+// A sink's error text may quote the event (a database repeating a patient id); the log
+// line carries only its kind.
+func TestSinkErrorTextIsNotLogged(t *testing.T) {
+	var logs syncBuffer
+	sink := audit.SinkFunc(func(_ context.Context, e *audit.Event) error {
+		return fmt.Errorf("duplicate key (path)=(%s)", e.Path)
+	})
+	m, err := audit.New(audit.Config{Sink: sink, Logger: newTextLogger(&logs)})
+	require.NoError(t, err)
+	serve(m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})), httptest.NewRequest("GET", "/fhir/Patient/pat-123", nil))
+	assert.Contains(t, logs.String(), "sink failed")
+	assert.NotContains(t, logs.String(), "pat-123")
+}

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/internal/reqid"
 	"github.com/phikit/phikit/problem"
 )
@@ -244,7 +245,7 @@ func (m *Middleware) finish(rec *record, r *http.Request, start time.Time, panic
 	}
 	if !m.failing.Swap(true) {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "audit: sink failed; refusing requests until it recovers",
-			slog.String("request_id", ev.RequestID), slog.String("error", err.Error()))
+			slog.String("request_id", ev.RequestID), logattr.Error(err))
 	}
 	return false
 }

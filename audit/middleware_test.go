@@ -372,6 +372,7 @@ func TestMiddlewareFailsClosed(t *testing.T) {
 	assert.Equal(t, 503, events[1].Status)
 	assert.Equal(t, "", events[2].Rejection)
 	assert.NotContains(t, logs.String(), "/write", "log line carries request data")
+	assert.Contains(t, logs.String(), "error_kind=*errors.errorString")
 }
 
 func TestMiddlewareSinkFailsBeforeAnyWrite(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn/dpop"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -183,7 +184,7 @@ func (a *Authenticator) checkRevoked(ctx context.Context, p *Principal) error {
 	revoked, err := a.revocations.Revoked(ctx, p.Issuer, p.TokenID)
 	switch {
 	case err != nil:
-		a.logger.LogAttrs(ctx, slog.LevelError, "authn: revocation list unavailable", slog.String("error", err.Error()))
+		a.logger.LogAttrs(ctx, slog.LevelError, "authn: revocation list unavailable", logattr.Error(err))
 		return ErrRevocationUnavailable
 	case revoked:
 		return ErrRevoked

@@ -19,6 +19,7 @@ import (
 	"github.com/phikit/phikit/authn"
 	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
@@ -458,7 +459,7 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	for i, pol := range a.policies {
 		effect, reason, err := pol.Evaluate(r.Context(), req)
 		if err != nil {
-			a.logger.LogAttrs(r.Context(), slog.LevelError, "authz: policy failed", slog.Int("policy", i), slog.String("error", err.Error()))
+			a.logger.LogAttrs(r.Context(), slog.LevelError, "authz: policy failed", slog.Int("policy", i), logattr.Error(err))
 			return deny(ErrUnavailable, fmt.Sprintf("policy %d failed", i))
 		}
 		switch effect {
@@ -585,7 +586,7 @@ func (a *Authorizer) compartmentOf(ctx context.Context, t Target) (string, error
 	}
 	owner, err := a.compartment.PatientOf(ctx, t.Type, t.ID)
 	if err != nil {
-		a.logger.LogAttrs(ctx, slog.LevelError, "authz: compartment lookup failed", slog.String("error", err.Error()))
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: compartment lookup failed", logattr.Error(err))
 		return "", fmt.Errorf("%w: compartment lookup failed", ErrUnavailable)
 	}
 	return owner, nil
@@ -666,7 +667,7 @@ func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *auth
 	}
 	ok, err := a.careTeam.OnCareTeam(ctx, p.FHIRUser, d.Patient)
 	if err != nil {
-		a.logger.LogAttrs(ctx, slog.LevelError, "authz: care-team check failed", slog.String("error", err.Error()))
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: care-team check failed", logattr.Error(err))
 		d.Reasons = append(d.Reasons, "care-team check failed")
 		return ErrUnavailable
 	}
@@ -681,7 +682,7 @@ func (a *Authorizer) checkRelationship(ctx context.Context, d *Decision, p *auth
 	grant, active, err := a.breakGlass.Active(ctx, p, d.Patient)
 	switch {
 	case err != nil:
-		a.logger.LogAttrs(ctx, slog.LevelError, "authz: break-glass lookup failed", slog.String("error", err.Error()))
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: break-glass lookup failed", logattr.Error(err))
 		d.Reasons = append(d.Reasons, "break-glass lookup failed")
 		return ErrUnavailable
 	case !active:
@@ -701,7 +702,7 @@ func (a *Authorizer) checkConsent(ctx context.Context, d *Decision, p *authn.Pri
 	got, rules, err := a.consent.Decide(ctx, consent.Query{Patient: patient, Actor: actor, Purpose: d.Purpose, Category: t.Type})
 	switch {
 	case err != nil:
-		a.logger.LogAttrs(ctx, slog.LevelError, "authz: consent lookup failed", slog.String("error", err.Error()))
+		a.logger.LogAttrs(ctx, slog.LevelError, "authz: consent lookup failed", logattr.Error(err))
 		d.Reasons = append(d.Reasons, "consent lookup failed")
 		return ErrUnavailable
 	case got == consent.Deny:

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/phikit/phikit/audit"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -263,7 +264,7 @@ func (m *Middleware) Decide(req *http.Request) Decision {
 		}
 		if m.failing.CompareAndSwap(false, true) {
 			m.logger.LogAttrs(req.Context(), slog.LevelError, "ratelimit: store failed, applying OnStoreError until it recovers",
-				slog.String("mode", m.mode.String()), slog.Any("error", err))
+				slog.String("mode", m.mode.String()), logattr.Error(err))
 		}
 	}
 	switch m.mode {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
@@ -144,7 +145,7 @@ func (k *Keys) Handler(next http.Handler) http.Handler {
 func (k *Keys) reject(w http.ResponseWriter, r *http.Request, err error, id string) {
 	var se *StoreError
 	if errors.As(err, &se) {
-		k.logger.LogAttrs(r.Context(), slog.LevelError, "apikey: key store failed", slog.String("error", se.Err.Error()))
+		k.logger.LogAttrs(r.Context(), slog.LevelError, "apikey: key store failed", logattr.Error(se.Err))
 	}
 	audit.Annotate(r.Context(), func(e *audit.Event) {
 		e.Rejection = reason(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/internal/netaddr"
 	"github.com/phikit/phikit/problem"
 )
@@ -282,7 +283,7 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 		a.logger.WarnContext(r.Context(), "mtls: client certificate header from a peer outside TrustedProxies; refused",
 			slog.String("peer", r.RemoteAddr))
 	case errors.Is(err, ErrNoIdentity) && err != ErrNoIdentity:
-		a.logger.ErrorContext(r.Context(), "mtls: Config.Identity failed", slog.Any("error", err))
+		a.logger.ErrorContext(r.Context(), "mtls: Config.Identity failed", logattr.Error(err))
 	}
 	var me *Error
 	if errors.As(err, &me) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/logattr"
 	"github.com/phikit/phikit/internal/reqid"
 	"github.com/phikit/phikit/problem"
 )
@@ -175,7 +176,7 @@ func (b *BreakGlass) reject(w http.ResponseWriter, r *http.Request, err error) {
 	if typ.Status() >= 500 {
 		// Store and sink errors name no patient and no justification.
 		b.logger.LogAttrs(r.Context(), slog.LevelError, "breakglass: cannot open a grant",
-			slog.String("request_id", reqid.RequestID(r.Context())), slog.String("error", err.Error()))
+			slog.String("request_id", reqid.RequestID(r.Context())), logattr.Error(err))
 	}
 	b.onError(w, r, err)
 }
