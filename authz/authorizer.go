@@ -443,9 +443,10 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 		}
 	}
 	if sc.Context != ContextPatient && a.consent != nil {
-		if len(patients) == 0 && t.ID == "" {
-			// A search or history over every patient cannot be checked against each one's consent.
-			return deny(ErrDenied, "under a consent check, a search must name its patients")
+		if len(patients) == 0 && t.Type != "Patient" {
+			// A search or history over every patient, or a resource whose patient is not
+			// known (no Compartment), cannot be checked against the patient's consent.
+			return deny(ErrDenied, "under a consent check, a request must name its patients")
 		}
 		for _, patient := range patients {
 			if err := a.checkConsent(r.Context(), d, p, t, patient); err != nil {

@@ -559,3 +559,29 @@ func TestBodyErrorPointerNeverEchoesTheBody(t *testing.T) {
 		})
 	}
 }
+
+func TestReviewFollowUps(t *testing.T) {
+	store := consent.NewMemoryStore(nil)
+	require.NoError(t, store.Put(context.Background(), consent.Rule{ID: "no-research", Patient: "pat-3", Purpose: "HRESCH", Decision: consent.Deny}))
+	a := newAuthorizer(t, func(c *authz.Config) { c.Consent = store })
+
+	// A resource read by id, its patient unknown (no Compartment), cannot be checked
+	// against consent: refused.
+	research := &authn.Principal{Subject: "research-svc", ClientID: "research", Scopes: []string{"system/Observation.rs"}}
+	res := run(t, a, research, "GET", "/fhir/Observation/obs-of-pat-3", "", map[string]string{"X-Purpose-Of-Use": "HRESCH"})
+	assert.Equal(t, 403, res.code)
+
+	// A bundle reaching two patients records both in the audit event.
+	lab := newAuthorizer(t, nil)
+	obs := func(p string) string {
+		return `{"resource":{"resourceType":"Observation","subject":{"reference":"Patient/` + p + `"}},"request":{"method":"POST","url":"Observation"}}`
+	}
+	res = run(t, lab, labService, "POST", "/fhir", `{"resourceType":"Bundle","type":"transaction","entry":[`+obs("pat-1")+`,`+obs("pat-3")+`]}`, nil)
+	require.Equal(t, 200, res.code)
+	assert.ElementsMatch(t, []audit.Entity{{Kind: audit.EntityPatient, ID: "pat-1"}, {Kind: audit.EntityPatient, ID: "pat-3"}}, res.event.Entities)
+
+	// A bundle with a duplicate key is answered like a single resource: 400 with a pointer.
+	res = run(t, lab, labService, "POST", "/fhir", `{"resourceType":"Bundle","type":"batch","type":"transaction","entry":[]}`, nil)
+	assert.Equal(t, 400, res.code)
+	assert.Contains(t, res.body, `"pointer":"/type"`)
+}

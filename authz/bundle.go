@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -42,7 +43,7 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 	}
 	var b bundle
 	if _, err := parseStrict(body); err != nil {
-		return deny(ErrDenied, "the bundle has duplicate or case-variant member names")
+		return deny(err, "the bundle is not strict JSON")
 	}
 	if err := json.Unmarshal(body, &b); err != nil || b.ResourceType != "Bundle" || (b.Type != "batch" && b.Type != "transaction") {
 		return deny(ErrDenied, "not a batch or transaction Bundle")
@@ -74,16 +75,20 @@ func (a *Authorizer) decideBundle(r *http.Request, d *Decision) (*Decision, erro
 		if len(ob.Narrowing) > 0 || len(ob.Withhold) > 0 || ob.OnlyPatient != "" || len(ob.Constraints) > 0 {
 			return deny(ErrDenied, fmt.Sprintf("entry %d: its obligations cannot be carried out inside a bundle", i))
 		}
-		if ed.Patient != "" {
-			patients[ed.Patient] = true
+		for _, id := range append(ed.Patients, ed.Patient) {
+			if id != "" {
+				patients[id] = true
+			}
 		}
 		d.Purpose = ed.Purpose
 	}
 	d.Reasons = append(d.Reasons, fmt.Sprintf("all %d entries allowed", len(b.Entry)))
-	if len(patients) == 1 {
-		for p := range patients {
-			d.Patient = p
-		}
+	for id := range patients {
+		d.Patients = append(d.Patients, id) // every patient the bundle reaches is audited
+	}
+	slices.Sort(d.Patients)
+	if len(d.Patients) == 1 {
+		d.Patient = d.Patients[0]
 	}
 	d.Allow = true
 	return d, nil
