@@ -118,6 +118,10 @@ type introspectionResponse struct {
 // answer may be reused, or ErrTokenInactive (with how long that may be remembered).
 func (in *introspector) introspect(ctx context.Context, token string, now time.Time) (*Principal, time.Time, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	// Bounded whatever HTTPClient says: a hung endpoint must not hold every opaque-token
+	// request open.
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, time.Time{}, ErrIntrospectionUnavailable
