@@ -144,6 +144,8 @@ func tour() []step {
 		{what: "a billing-purpose read withholds identifiers", as: billing, method: "GET", path: "/fhir/Patient/pat-1",
 			header: map[string]string{"X-Purpose-Of-Use": "HPAYMT"}, want: 200,
 			expects: "no identifier, no address", check: all(jsonField("id", "pat-1"), notContains("identifier"), notContains("MRN-pat-1"), notContains("address"))},
+		{what: "the same read without a purpose header: the token's purpose still applies", as: billing, method: "GET", path: "/fhir/Patient/pat-1",
+			want: 200, expects: "no identifier", check: all(jsonField("id", "pat-1"), notContains("MRN-pat-1"))},
 		{what: "an unknown purpose of use", as: clinician, method: "GET", path: "/fhir/Patient/pat-1",
 			header: map[string]string{"X-Purpose-Of-Use": "CURIOSITY"}, want: 400, rejection: "authz.purpose",
 			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
@@ -172,7 +174,8 @@ func demoTokens(dev *authntest.Issuer, audience string) (map[string]string, erro
 	}
 	now := time.Now()
 	noMFA, err := dev.Mint(map[string]any{"sub": "practitioner-1", "aud": audience, "roles": []string{"physician"},
-		"fhirUser": "Practitioner/prac-1", "scope": "user/Patient.rus", "amr": []string{"pwd"}, "auth_time": now.Unix()})
+		"fhirUser": "Practitioner/prac-1", "scope": "user/Patient.rus", "amr": []string{"pwd"}, "auth_time": now.Unix(),
+		"purpose_of_use": []string{"TREAT"}})
 	if err != nil {
 		return nil, err
 	}

@@ -14,7 +14,8 @@
 // Requests are rate limited per client address (100 at once, 50 a second). Every FHIR
 // route is authorized (package authz): SMART v2 scopes, the patient in context,
 // Practitioner/prac-1's care team (pat-1, pat-2), a consent denying research on pat-3,
-// treatment as the default purpose of use, identifiers withheld for billing, and
+// purposes of use taken from the tokens (the header may only pick among them),
+// identifiers withheld for billing, and
 // POST /break-glass for a clinician with the emergency role and recent MFA. Bodies of
 // POST /fhir/Observation and PUT /fhir/Patient/{id} go through the strict validate gate.
 //

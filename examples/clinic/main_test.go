@@ -172,7 +172,7 @@ func TestExternalIssuer(t *testing.T) {
 		return resp.StatusCode
 	}
 	good, err := iss.Mint(map[string]any{"sub": "dr-1", "aud": "https://clinic.example",
-		"fhirUser": "Practitioner/prac-1", "roles": []string{"physician"}, "scope": "user/Patient.r"})
+		"fhirUser": "Practitioner/prac-1", "roles": []string{"physician"}, "scope": "user/Patient.r", "purpose_of_use": "TREAT"})
 	require.NoError(t, err)
 	wrongAud, err := iss.Mint(map[string]any{"sub": "dr-1", "aud": "phikit-clinic"})
 	require.NoError(t, err)

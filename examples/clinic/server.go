@@ -120,13 +120,16 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		return nil, err
 	}
 	az, err := authz.New(authz.Config{
-		CareTeam:       careTeams{"Practitioner/prac-1": {"pat-1", "pat-2"}},
-		Consent:        consents,
-		BreakGlass:     bg,
-		Policies:       []authz.Policy{roles},
-		DefaultPurpose: "TREAT",
-		Withhold:       map[string][]string{"HPAYMT": {"Patient.identifier", "Patient.address", "Patient.telecom"}},
-		Logger:         logger,
+		CareTeam:   careTeams{"Practitioner/prac-1": {"pat-1", "pat-2"}},
+		Consent:    consents,
+		BreakGlass: bg,
+		Policies:   []authz.Policy{roles},
+		// The purpose of use is the issuer's word (the purpose_of_use claim), not the
+		// client's: a billing clerk cannot drop HPAYMT to see identifiers, nor a
+		// researcher HRESCH to escape a consent.
+		RequireTokenPurpose: true,
+		Withhold:            map[string][]string{"HPAYMT": {"Patient.identifier", "Patient.address", "Patient.telecom"}},
+		Logger:              logger,
 	})
 	if err != nil {
 		return nil, err
@@ -203,15 +206,19 @@ func devTokens(dev *authntest.Issuer, audience string) (map[string]string, error
 		// prac-1 is on the care team of pat-1 and pat-2, and may break the glass.
 		"CLINICIAN": {"sub": "practitioner-1", "aud": audience, "client_id": "clinic-ehr",
 			"fhirUser": "Practitioner/prac-1", "roles": []string{"physician", "emergency"},
-			"scope": "user/Patient.rus user/Observation.crs", "amr": []string{"pwd", "mfa"}, "auth_time": now},
+			"scope": "user/Patient.rus user/Observation.crs", "amr": []string{"pwd", "mfa"}, "auth_time": now,
+			"purpose_of_use": []string{"TREAT", "HRESCH"}},
 		// A billing clerk, who sees patients without their identifiers (minimum necessary).
 		"BILLING": {"sub": "billing-1", "aud": audience, "client_id": "clinic-billing",
-			"fhirUser": "Practitioner/prac-1", "roles": []string{"billing"}, "scope": "user/Patient.r"},
+			"fhirUser": "Practitioner/prac-1", "roles": []string{"billing"}, "scope": "user/Patient.r",
+			"purpose_of_use": []string{"HPAYMT"}},
 		// A SMART patient-facing app launched for pat-1 (scopes as an scp array).
 		"PATIENT_APP": {"sub": "patient-user-1", "aud": audience, "client_id": "smart-patient-app",
-			"patient": "pat-1", "scp": []string{"patient/Patient.rs", "patient/Observation.rs"}, "amr": []string{"pwd"}, "auth_time": now},
+			"patient": "pat-1", "scp": []string{"patient/Patient.rs", "patient/Observation.rs"}, "amr": []string{"pwd"}, "auth_time": now,
+			"purpose_of_use": []string{"PATRQT"}},
 		// A back-end lab feed using client credentials.
-		"LAB_SERVICE": {"sub": "lab-feed", "aud": audience, "client_id": "lab-feed", "scope": "system/Observation.c"},
+		"LAB_SERVICE": {"sub": "lab-feed", "aud": audience, "client_id": "lab-feed", "scope": "system/Observation.c",
+			"purpose_of_use": []string{"TREAT"}},
 	}
 	out := map[string]string{}
 	for name, c := range claims {
