@@ -94,7 +94,9 @@ func (f FHIRResolver) Resolve(r *http.Request) (Target, error) {
 		return Target{}, ErrRoute
 	}
 	seg := strings.Split(rest, "/")
-	if len(seg) > 4 || !isResourceType(seg[0]) {
+	if len(seg) > 4 || !isResourceType(seg[0]) || (seg[0] != "Patient" && strings.EqualFold(seg[0], "Patient")) {
+		// "PATIENT": a server matching types case-insensitively would take it for
+		// Patient, whose _id the patient binding would then not have checked.
 		return Target{}, ErrRoute
 	}
 	t := Target{Type: seg[0]}
