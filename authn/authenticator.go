@@ -164,6 +164,9 @@ func (a *Authenticator) checkDPoP(r *http.Request, p *Principal, token string, u
 	}
 	proof, err := a.dpop.Verify(r.Context(), r, token)
 	if err != nil {
+		if errors.Is(err, dpop.ErrReplayStore) {
+			a.logger.LogAttrs(r.Context(), slog.LevelError, "authn: DPoP replay store unavailable", logattr.Error(err))
+		}
 		return &DPoPError{Err: err}
 	}
 	if subtle.ConstantTimeCompare([]byte(proof.JKT), []byte(p.KeyThumbprint)) != 1 {
