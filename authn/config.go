@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -93,6 +94,10 @@ type IssuerConfig struct {
 	// RolesClaim names the claim that holds the caller's roles (an array of strings).
 	// Empty means "roles".
 	RolesClaim string
+	// TenantClaim names the claim that holds the caller's tenant (a string), copied to
+	// Principal.Tenant for KeyByTenant. Empty means no tenant is read. A token whose
+	// tenant claim is not a string is refused.
+	TenantClaim string
 	// MinRefresh and MaxRefresh bound how long a fetched key set is used before it is
 	// refreshed, whatever its Cache-Control says. Zero means 5 minutes and 24 hours.
 	MinRefresh, MaxRefresh time.Duration
@@ -125,6 +130,7 @@ type issuer struct {
 	maxLifetime time.Duration
 	requireATJ  bool
 	rolesClaim  string
+	tenantClaim string   // "" when none is read
 	claimNames  []string // the claim names read, for the strict-JSON check
 	keys        *keySet
 }
@@ -164,6 +170,7 @@ func newIssuer(c IssuerConfig, client *http.Client, now func() time.Time, logger
 		maxLifetime: orDefault(c.MaxLifetime, 2*time.Hour),
 		requireATJ:  c.RequireAccessTokenType,
 		rolesClaim:  c.RolesClaim,
+		tenantClaim: c.TenantClaim,
 	}
 	for _, name := range algs {
 		a, ok := jose.AlgorithmByName(name)
@@ -176,8 +183,10 @@ func newIssuer(c IssuerConfig, client *http.Client, now func() time.Time, logger
 		is.rolesClaim = "roles"
 	}
 	is.claimNames = claimNames
-	if is.rolesClaim != "roles" {
-		is.claimNames = append(append([]string(nil), claimNames...), is.rolesClaim)
+	for _, extra := range []string{is.rolesClaim, is.tenantClaim} {
+		if extra != "" && !slices.Contains(is.claimNames, extra) {
+			is.claimNames = append(slices.Clip(is.claimNames), extra)
+		}
 	}
 	for _, d := range []time.Duration{c.MaxLifetime, c.MinRefresh, c.MaxRefresh, c.MaxStale, c.UnknownKeyInterval} {
 		if d < 0 {

@@ -216,8 +216,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 	}
 	p.Roles = c.Roles
 	p.PurposeOfUse = c.PurposeOfUse
-	if is.rolesClaim != "roles" {
-		if p.Roles, err = is.roles(payload); err != nil {
+	if is.rolesClaim != "roles" || is.tenantClaim != "" {
+		if err = is.customClaims(payload, p); err != nil {
 			return nil, time.Time{}, ErrMalformedToken
 		}
 	}
@@ -247,17 +247,27 @@ func (is *issuer) checkTimes(c *tokenClaims, now time.Time) error {
 	return nil
 }
 
-// roles reads the issuer's custom roles claim: an array of strings, or absent.
-func (is *issuer) roles(payload []byte) ([]string, error) {
+// customClaims reads the issuer's custom roles claim (an array of strings, or absent)
+// and tenant claim (a string, or absent) into p, in one pass over the payload.
+func (is *issuer) customClaims(payload []byte, p *Principal) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(payload, &m); err != nil {
-		return nil, err
+		return err
 	}
-	raw, ok := m[is.rolesClaim]
-	if !ok {
-		return nil, nil
+	if is.rolesClaim != "roles" {
+		p.Roles = nil
+		if raw, ok := m[is.rolesClaim]; ok {
+			if err := json.Unmarshal(raw, &p.Roles); err != nil {
+				return err
+			}
+		}
 	}
-	var roles []string
-	err := json.Unmarshal(raw, &roles)
-	return roles, err
+	if raw, ok := m[is.tenantClaim]; ok && is.tenantClaim != "" {
+		var tenant *string
+		if err := json.Unmarshal(raw, &tenant); err != nil || tenant == nil {
+			return errors.New("authn: tenant claim is not a string")
+		}
+		p.Tenant = *tenant
+	}
+	return nil
 }

@@ -23,3 +23,27 @@ func KeyByClient(r *http.Request) (string, bool) {
 	}
 	return "client:" + p.Issuer + "|" + p.ClientID, true
 }
+
+// KeyByAPIKey is a key function for package ratelimit: the API key the caller presented,
+// by its public id (never the secret), so each key has its own limit even when several
+// share a subject. It reports false unless the caller authenticated with an API key
+// (package apikey).
+func KeyByAPIKey(r *http.Request) (string, bool) {
+	p, ok := FromContext(r.Context())
+	if !ok || p.Method != MethodAPIKey || p.ClientID == "" {
+		return "", false
+	}
+	return "apikey:" + p.ClientID, true
+}
+
+// KeyByTenant is a key function for package ratelimit: the caller's tenant
+// (Principal.Tenant, from the issuer's TenantClaim or the API key's record), scoped by
+// issuer, so that all the users and apps of one organisation share one limit or quota.
+// It reports false without a Principal or a tenant.
+func KeyByTenant(r *http.Request) (string, bool) {
+	p, ok := FromContext(r.Context())
+	if !ok || p.Tenant == "" {
+		return "", false
+	}
+	return "tenant:" + p.Issuer + "|" + p.Tenant, true
+}

@@ -33,6 +33,9 @@ type Principal struct {
 	Scopes []string
 	// Roles come from the issuer's roles claim ("roles" unless configured otherwise).
 	Roles []string
+	// Tenant is the organisation the caller belongs to in a multi-tenant deployment: the
+	// issuer's TenantClaim (a string), or the API key record's Tenant; empty when none.
+	Tenant string
 	// PurposeOfUse holds the HL7 PurposeOfUse codes the issuer vouched for in the
 	// "purpose_of_use" claim (IHE IUA), a string or an array; empty when absent.
 	PurposeOfUse []string

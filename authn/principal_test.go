@@ -25,6 +25,7 @@ func TestPrincipalFromClaims(t *testing.T) {
 		name   string
 		mod    func(m map[string]any)
 		rolesC string
+		tenant string // the issuer's TenantClaim
 		check  func(t *testing.T, p *authn.Principal)
 	}{
 		{name: "scope string", check: func(t *testing.T, p *authn.Principal) {
@@ -64,10 +65,26 @@ func TestPrincipalFromClaims(t *testing.T) {
 			check: func(t *testing.T, p *authn.Principal) { assert.Equal(t, "web", p.ClientID) }},
 		{name: "custom roles claim", rolesC: "groups", mod: func(m map[string]any) { m["groups"] = []string{"nurse"}; m["roles"] = []string{"ignored"} },
 			check: func(t *testing.T, p *authn.Principal) { assert.Equal(t, []string{"nurse"}, p.Roles) }},
+		{name: "tenant claim", tenant: "org_id", mod: func(m map[string]any) { m["org_id"] = "org-42"; m["roles"] = []string{"nurse"} },
+			check: func(t *testing.T, p *authn.Principal) {
+				assert.Equal(t, "org-42", p.Tenant)
+				assert.Equal(t, []string{"nurse"}, p.Roles, "the standard roles claim is still read")
+			}},
+		{name: "tenant and custom roles in one pass", tenant: "org_id", rolesC: "groups", mod: func(m map[string]any) { m["org_id"] = "org-42"; m["groups"] = []string{"nurse"} },
+			check: func(t *testing.T, p *authn.Principal) {
+				assert.Equal(t, "org-42", p.Tenant)
+				assert.Equal(t, []string{"nurse"}, p.Roles)
+			}},
+		{name: "tenant claim absent", tenant: "org_id",
+			check: func(t *testing.T, p *authn.Principal) { assert.Empty(t, p.Tenant) }},
+		{name: "no tenant claim configured", mod: func(m map[string]any) { m["tenant"] = "org-42" },
+			check: func(t *testing.T, p *authn.Principal) {
+				assert.Empty(t, p.Tenant, "an unconfigured claim is never read")
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newAuth(t, f, c, func(ic *authn.IssuerConfig) { ic.RolesClaim = tt.rolesC })
+			a := newAuth(t, f, c, func(ic *authn.IssuerConfig) { ic.RolesClaim, ic.TenantClaim = tt.rolesC, tt.tenant })
 			m := claimsAt(iss, t0)
 			if tt.mod != nil {
 				tt.mod(m)
@@ -85,6 +102,15 @@ func TestPrincipalFromClaims(t *testing.T) {
 		_, err := authenticate(a, sign(t, es, m))
 		assert.ErrorIs(t, err, authn.ErrMalformedToken)
 	})
+	for _, bad := range []any{42, nil, []string{"org-1", "org-2"}, map[string]any{"id": "org-1"}} {
+		t.Run("tenant of the wrong type", func(t *testing.T) {
+			a := newAuth(t, f, c, func(ic *authn.IssuerConfig) { ic.TenantClaim = "org_id" })
+			m := claimsAt(iss, t0)
+			m["org_id"] = bad
+			_, err := authenticate(a, sign(t, es, m))
+			assert.ErrorIs(t, err, authn.ErrMalformedToken)
+		})
+	}
 }
 
 func TestVerifiedTokenCache(t *testing.T) {

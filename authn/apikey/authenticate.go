@@ -39,6 +39,7 @@ func principal(rec Record) *authn.Principal {
 	return &authn.Principal{
 		Subject:   rec.Subject,
 		ClientID:  rec.ID,
+		Tenant:    rec.Tenant,
 		Scopes:    rec.Scopes,
 		ExpiresAt: rec.ExpiresAt,
 		Method:    authn.MethodAPIKey,

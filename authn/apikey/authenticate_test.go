@@ -46,6 +46,7 @@ func newFixture(t *testing.T) *fixture {
 	f.keys = newKeys(t, f.store, "live", f.clock, nil)
 	req := apikey.IssueRequest{
 		Subject:      "svc:lab",
+		Tenant:       "org-lab",
 		Scopes:       []string{"system/Observation.c"},
 		AllowedCIDRs: cidrs("192.0.2.0/24", "2001:db8:1::/48"),
 	}
@@ -158,13 +159,13 @@ func TestAuthenticate(t *testing.T) {
 				t.Fatalf("Authenticate: got error %v, want none", err)
 			}
 			want := &authn.Principal{
-				Subject: "svc:lab", ClientID: f.goodRec.ID, Scopes: []string{"system/Observation.c"},
+				Subject: "svc:lab", ClientID: f.goodRec.ID, Tenant: "org-lab", Scopes: []string{"system/Observation.c"},
 				ExpiresAt: f.goodRec.ExpiresAt, Method: authn.MethodAPIKey,
 			}
 			if tt.r.Header.Get("X-API-Key") == f.shortLived {
 				want.ClientID, want.ExpiresAt = p.ClientID, t0.Add(time.Hour)
 			}
-			if p.Subject != want.Subject || p.ClientID != want.ClientID || !slices.Equal(p.Scopes, want.Scopes) ||
+			if p.Subject != want.Subject || p.ClientID != want.ClientID || p.Tenant != want.Tenant || !slices.Equal(p.Scopes, want.Scopes) ||
 				!p.ExpiresAt.Equal(want.ExpiresAt) || p.Method != want.Method || p.Issuer != "" {
 				t.Errorf("Authenticate: got %+v, want %+v", p, want)
 			}

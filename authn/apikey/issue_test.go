@@ -25,6 +25,7 @@ func TestIssue(t *testing.T) {
 	req := apikey.IssueRequest{
 		Name:         "Quest results feed",
 		Subject:      "svc:quest",
+		Tenant:       "org-quest",
 		Scopes:       []string{"system/Observation.c", "system/Patient.r"},
 		AllowedCIDRs: cidrs("203.0.113.7/24", "2001:db8:1::/48"),
 		TTL:          90 * 24 * time.Hour,
@@ -41,11 +42,11 @@ func TestIssue(t *testing.T) {
 	}
 	created := t0.Add(123456 * time.Microsecond)
 	want := apikey.Record{
-		ID: rec.ID, Name: req.Name, Env: "live", Scopes: req.Scopes, Subject: req.Subject,
+		ID: rec.ID, Name: req.Name, Env: "live", Scopes: req.Scopes, Subject: req.Subject, Tenant: req.Tenant,
 		AllowedCIDRs: cidrs("203.0.113.0/24", "2001:db8:1::/48"), // masked
 		CreatedAt:    created, ExpiresAt: created.Add(req.TTL),
 	}
-	if rec.ID != want.ID || rec.Name != want.Name || rec.Env != want.Env || rec.Subject != want.Subject ||
+	if rec.ID != want.ID || rec.Name != want.Name || rec.Env != want.Env || rec.Subject != want.Subject || rec.Tenant != want.Tenant ||
 		!slices.Equal(rec.Scopes, want.Scopes) || !slices.Equal(rec.AllowedCIDRs, want.AllowedCIDRs) ||
 		!rec.CreatedAt.Equal(want.CreatedAt) || !rec.ExpiresAt.Equal(want.ExpiresAt) || !rec.RevokedAt.IsZero() {
 		t.Errorf("Issue: got record %v, want %v", rec, want)
@@ -89,6 +90,9 @@ func TestIssueRequest(t *testing.T) {
 		{"subject of 256 bytes", apikey.IssueRequest{Subject: strings.Repeat("s", 256), AllowedCIDRs: anywhere}, ""},
 		{"subject of 257 bytes", apikey.IssueRequest{Subject: strings.Repeat("s", 257), AllowedCIDRs: anywhere}, "Subject"},
 		{"subject not UTF-8", apikey.IssueRequest{Subject: "svc:\xff", AllowedCIDRs: anywhere}, "Subject"},
+		{"tenant", apikey.IssueRequest{Subject: "svc:a", Tenant: "org-1", AllowedCIDRs: anywhere}, ""},
+		{"tenant with newline", apikey.IssueRequest{Subject: "svc:a", Tenant: "org\nforged", AllowedCIDRs: anywhere}, "Tenant"},
+		{"tenant of 257 bytes", apikey.IssueRequest{Subject: "svc:a", Tenant: strings.Repeat("t", 257), AllowedCIDRs: anywhere}, "Tenant"},
 		{"unicode name", apikey.IssueRequest{Name: "Labor Köln — Befunde", Subject: "svc:a", AllowedCIDRs: anywhere}, ""},
 		{"name with tab", apikey.IssueRequest{Name: "a\tb", Subject: "svc:a", AllowedCIDRs: anywhere}, "Name"},
 		{"name of 201 bytes", apikey.IssueRequest{Name: strings.Repeat("n", 201), Subject: "svc:a", AllowedCIDRs: anywhere}, "Name"},

@@ -140,6 +140,9 @@ type IssueRequest struct {
 	// Subject is the service identity the key stands for (Principal.Subject). Required,
 	// at most 256 bytes of printable text.
 	Subject string
+	// Tenant is the organisation the key belongs to (Principal.Tenant), at most 256 bytes
+	// of printable text. Empty means none.
+	Tenant string
 	// Scopes are granted to the key's callers (Principal.Scopes): RFC 6749 scope tokens,
 	// distinct. Nil means none.
 	Scopes []string
@@ -181,6 +184,9 @@ func (k *Keys) newRecord(req IssueRequest) (Record, error) {
 	}
 	if req.Subject == "" || len(req.Subject) > maxSubjectBytes || !printable(req.Subject) {
 		return Record{}, fmt.Errorf("apikey: Subject is required, at most %d bytes of printable text", maxSubjectBytes)
+	}
+	if len(req.Tenant) > maxSubjectBytes || !printable(req.Tenant) {
+		return Record{}, fmt.Errorf("apikey: Tenant must be at most %d bytes of printable text", maxSubjectBytes)
 	}
 	if len(req.Scopes) > maxScopes {
 		return Record{}, fmt.Errorf("apikey: at most %d scopes", maxScopes)
@@ -228,6 +234,7 @@ func (k *Keys) newRecord(req IssueRequest) (Record, error) {
 		Scopes:       slices.Clone(req.Scopes),
 		AllowedCIDRs: cidrs,
 		Subject:      req.Subject,
+		Tenant:       req.Tenant,
 		CreatedAt:    now,
 		ExpiresAt:    now.Add(ttl),
 	}, nil

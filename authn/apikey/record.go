@@ -28,6 +28,8 @@ type Record struct {
 	// Subject is the service identity the key stands for, in Principal.Subject. Several
 	// keys may share a subject (rotation).
 	Subject string
+	// Tenant is the organisation the key belongs to, in Principal.Tenant; empty when none.
+	Tenant string
 	// CreatedAt is when the key was issued; ExpiresAt when it stops working (never zero).
 	CreatedAt, ExpiresAt time.Time
 	// RevokedAt is when the key was revoked; zero while it is not.
