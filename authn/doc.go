@@ -108,6 +108,14 @@
 // token whose cnf names a key (jkt) is accepted only with the DPoP scheme and a fresh
 // proof signed by that key (Config.DPoP); presented as Bearer it is refused.
 //
+// # Rate-limit and idempotency keys
+//
+// KeyBySubject, KeyByClient, KeyByAPIKey and KeyByTenant are key functions for packages
+// ratelimit and idempotency (which never import authn): the caller, the OAuth client (a
+// SMART app), the API key by its public id, or the tenant (IssuerConfig.TenantClaim, or
+// the API key's Record.Tenant). Each is scoped by issuer, and reports false when the
+// request has no such value, so the limiter falls back to the client address.
+//
 // # Errors
 //
 // Failures are RFC 6750 challenges with a problem body from package problem: 401 with
