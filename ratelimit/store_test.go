@@ -3,18 +3,20 @@ package ratelimit_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/phikit/phikit/ratelimit"
 	"github.com/phikit/phikit/ratelimit/ratelimittest"
 )
 
 func TestMemoryStoreConformance(t *testing.T) {
-	ratelimittest.RunStoreTests(t, func(t *testing.T) ratelimit.Store {
-		s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{})
+	ratelimittest.RunStoreTests(t, func(t *testing.T) (ratelimit.Store, func(time.Duration)) {
+		clock := ratelimittest.NewClock(time.Now())
+		s, err := ratelimit.NewMemoryStore(ratelimit.MemoryStoreConfig{Now: clock.Now})
 		if err != nil {
 			t.Fatal(err)
 		}
-		return s
+		return s, clock.Advance
 	})
 }
 

@@ -1,14 +1,24 @@
-// Package ratelimittest is a conformance suite for ratelimit.Store implementations.
+// Package ratelimittest holds conformance suites for the store interfaces of package
+// ratelimit: RunStoreTests for ratelimit.Store and RunQuotaStoreTests for
+// ratelimit.QuotaStore. Teams run them on their own implementations:
 //
 //	func TestMyStore(t *testing.T) {
-//		ratelimittest.RunStoreTests(t, func(t *testing.T) ratelimit.Store {
-//			return newMyStore(t) // empty: no key spent yet
+//		ratelimittest.RunStoreTests(t, func(t *testing.T) (ratelimit.Store, func(time.Duration)) {
+//			clock := ratelimittest.NewClock(time.Now())
+//			return newMyStore(t, clock.Now), clock.Advance // empty: no key spent yet
 //		})
 //	}
 //
-// The suite runs on the store's own clock (often a server's real clock), so durations
-// are checked within a tolerance and limits are slow enough that the seconds a test
-// takes do not change a count.
+// The suites never sleep. A factory returns the store and an advance function that
+// moves the store's clock forward by a duration; the suites call it to see limits refill
+// and counters expire. A store's clock must start at about the real time (time.Now())
+// and move only forward, by advance and by real time. A store on a server's clock (Redis
+// TIME) needs a test hook that adds an offset to that clock, as redisstore has. A nil
+// advance skips the subtests that need one.
+//
+// A store may run on a real clock as well as the advanced one, so durations are checked
+// within Tolerance and limits are slow enough that the seconds a test takes do not
+// change a count.
 package ratelimittest
 
 import (
@@ -27,6 +37,7 @@ import (
 const Tolerance = 250 * time.Millisecond
 
 type step struct {
+	advance       time.Duration // moves the store's clock before the call
 	cost          int
 	wantAllowed   bool
 	wantRemaining int
@@ -34,10 +45,11 @@ type step struct {
 	wantRetry     time.Duration // -1: never
 }
 
-// RunStoreTests runs the conformance suite against the stores newStore returns. Each
-// subtest calls newStore once and expects a store with no key spent; stores may share a
-// backend if newStore gives each a fresh namespace.
-func RunStoreTests(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
+// RunStoreTests runs the conformance suite for ratelimit.Store against the stores
+// newStore returns. Each subtest calls newStore once and expects a store with no key
+// spent; stores may share a backend if newStore gives each a fresh namespace. advance
+// moves that store's clock forward (see the package doc); nil skips the refill tests.
+func RunStoreTests(t *testing.T, newStore func(t *testing.T) (store ratelimit.Store, advance func(time.Duration))) {
 	t.Helper()
 	ctx := context.Background()
 	const s = time.Second
@@ -49,34 +61,54 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 		steps []step
 	}{
 		{"burst then refused", slow, []step{
-			{1, true, 2, 2 * s, 0},
-			{1, true, 1, 4 * s, 0},
-			{1, true, 0, 6 * s, 0},
-			{1, false, 0, 6 * s, 2 * s},
-			{1, false, 0, 6 * s, 2 * s},
+			{0, 1, true, 2, 2 * s, 0},
+			{0, 1, true, 1, 4 * s, 0},
+			{0, 1, true, 0, 6 * s, 0},
+			{0, 1, false, 0, 6 * s, 2 * s},
+			{0, 1, false, 0, 6 * s, 2 * s},
 		}},
 		{"cost above one", ratelimit.Limit{Rate: 0.5, Burst: 5}, []step{
-			{3, true, 2, 6 * s, 0},
-			{3, false, 2, 6 * s, 2 * s},
-			{2, true, 0, 10 * s, 0},
-			{1, false, 0, 10 * s, 2 * s},
+			{0, 3, true, 2, 6 * s, 0},
+			{0, 3, false, 2, 6 * s, 2 * s},
+			{0, 2, true, 0, 10 * s, 0},
+			{0, 1, false, 0, 10 * s, 2 * s},
 		}},
 		{"cost above burst never allowed and not spent", slow, []step{
-			{4, false, 3, 0, -1},
-			{1, true, 2, 2 * s, 0},
-			{4, false, 2, 2 * s, -1},
+			{0, 4, false, 3, 0, -1},
+			{0, 1, true, 2, 2 * s, 0},
+			{0, 4, false, 2, 2 * s, -1},
 		}},
 		{"cost zero only reports", slow, []step{
-			{0, true, 3, 0, 0},
-			{2, true, 1, 4 * s, 0},
-			{0, true, 1, 4 * s, 0},
-			{1, true, 0, 6 * s, 0},
+			{0, 0, true, 3, 0, 0},
+			{0, 2, true, 1, 4 * s, 0},
+			{0, 0, true, 1, 4 * s, 0},
+			{0, 1, true, 0, 6 * s, 0},
+		}},
+		{"refill on the store's clock", slow, []step{
+			{0, 3, true, 0, 6 * s, 0},
+			{0, 1, false, 0, 6 * s, 2 * s},
+			{1500 * time.Millisecond, 1, false, 0, 4500 * time.Millisecond, 500 * time.Millisecond},
+			{500 * time.Millisecond, 1, true, 0, 6 * s, 0},
+			{4 * s, 0, true, 2, 2 * s, 0},
+			{4 * s, 2, true, 1, 4 * s, 0},
+			{time.Hour, 0, true, 3, 0, 0},
+		}},
+		{"cost above burst after refill still refused", ratelimit.Limit{Rate: 0.5, Burst: 2}, []step{
+			{0, 2, true, 0, 4 * s, 0},
+			{time.Hour, 3, false, 2, 0, -1},
+			{0, 2, true, 0, 4 * s, 0},
 		}},
 	}
 	for _, tt := range tables {
 		t.Run(tt.name, func(t *testing.T) {
-			st := newStore(t)
+			st, advance := newStore(t)
 			for i, w := range tt.steps {
+				if w.advance > 0 {
+					if advance == nil {
+						t.Skip("ratelimittest: the factory returned no advance function")
+					}
+					advance(w.advance)
+				}
 				got, err := st.Allow(ctx, "k", w.cost, tt.limit)
 				if err != nil {
 					t.Fatalf("step %d: Allow: %v", i, err)
@@ -102,24 +134,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 		})
 	}
 
-	t.Run("refill after RetryAfter", func(t *testing.T) {
-		st := newStore(t)
-		l := ratelimit.Limit{Rate: 20, Burst: 1} // 50 ms a unit
-		if r, err := st.Allow(ctx, "k", 1, l); err != nil || !r.Allowed {
-			t.Fatalf("first: %+v, %v; want allowed", r, err)
-		}
-		r, err := st.Allow(ctx, "k", 1, l)
-		if err != nil || r.Allowed {
-			t.Fatalf("second: %+v, %v; want refused", r, err)
-		}
-		time.Sleep(r.RetryAfter + 10*time.Millisecond) // the store's clock is its own
-		if r, err := st.Allow(ctx, "k", 1, l); err != nil || !r.Allowed {
-			t.Fatalf("after RetryAfter: %+v, %v; want allowed", r, err)
-		}
-	})
-
 	t.Run("keys independent", func(t *testing.T) {
-		st := newStore(t)
+		st, _ := newStore(t)
 		l := ratelimit.Limit{Rate: 0.5, Burst: 2}
 		for _, k := range []string{"a", "b", "a", "b"} {
 			if r, err := st.Allow(ctx, k, 1, l); err != nil || !r.Allowed {
@@ -137,7 +153,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 	})
 
 	t.Run("odd keys", func(t *testing.T) {
-		st := newStore(t)
+		st, _ := newStore(t)
 		l := ratelimit.Limit{Rate: 0.5, Burst: 1}
 		keys := []string{"", " ", "a b", "{tag}", "{tag}x", "*", "?", "\x00", "\xff\xfe", "ключ", "k\r\nSET x 1",
 			"ip:2001:db8::/64", strings.Repeat("x", 10000), strings.Repeat("x", 10001)}
@@ -154,7 +170,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) ratelimit.Store) {
 	})
 
 	t.Run("concurrent callers", func(t *testing.T) {
-		st := newStore(t)
+		st, _ := newStore(t)
 		l := ratelimit.Limit{Rate: 50, Burst: 10}
 		const workers, calls = 8, 40
 		var (

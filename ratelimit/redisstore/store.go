@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,6 +35,9 @@ type Config struct {
 type Store struct {
 	client redis.UniversalClient
 	prefix string
+	// offset is added to the server's clock, in nanoseconds: zero outside this
+	// package's tests, which move it forward (export_test.go) instead of sleeping.
+	offset atomic.Int64
 }
 
 var _ ratelimit.Store = (*Store)(nil)
@@ -53,12 +57,12 @@ func New(cfg Config) (*Store, error) {
 // gcra computes GCRA on the Redis server's clock, in microseconds (Lua numbers are
 // doubles: Unix microseconds stay exact, nanoseconds would not). KEYS[1] holds the
 // theoretical arrival time (TAT). ARGV: emission interval (µs), burst tolerance (µs),
-// cost, burst. It returns {allowed, remaining, reset µs, retry µs (-1: never)}.
+// cost, burst, clock offset (µs, zero but in tests). It returns {allowed, remaining, reset µs, retry µs (-1: never)}.
 // Redis before 5 needs effects replication to write after TIME; later it is the default.
 var gcra = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2]) + tonumber(ARGV[5])
 local interval = tonumber(ARGV[1])
 local tau = tonumber(ARGV[2])
 local cost = tonumber(ARGV[3])
@@ -98,7 +102,8 @@ func (s *Store) Allow(ctx context.Context, key string, cost int, l ratelimit.Lim
 	sum := sha256.Sum256([]byte(key))
 	rkey := s.prefix + hex.EncodeToString(sum[:])
 	interval := 1e6 / l.Rate // µs
-	v, err := gcra.Run(ctx, s.client, []string{rkey}, interval, interval*float64(l.Burst), cost, l.Burst).Int64Slice()
+	v, err := gcra.Run(ctx, s.client, []string{rkey}, interval, interval*float64(l.Burst), cost, l.Burst,
+		s.offset.Load()/int64(time.Microsecond)).Int64Slice()
 	if err != nil {
 		return ratelimit.Result{}, fmt.Errorf("redisstore: %w", err)
 	}

@@ -45,8 +45,9 @@ func TestConformance(t *testing.T) {
 	srv := testserver.Redis(t)
 	c := newClient(t, srv.Addr)
 	var n atomic.Int64
-	ratelimittest.RunStoreTests(t, func(t *testing.T) ratelimit.Store {
-		return newStore(t, c, fmt.Sprintf("test%d:", n.Add(1)))
+	ratelimittest.RunStoreTests(t, func(t *testing.T) (ratelimit.Store, func(time.Duration)) {
+		s := newStore(t, c, fmt.Sprintf("test%d:", n.Add(1)))
+		return s, s.Advance
 	})
 }
 
