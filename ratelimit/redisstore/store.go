@@ -2,8 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -99,8 +97,7 @@ func (s *Store) Allow(ctx context.Context, key string, cost int, l ratelimit.Lim
 	if !(l.Rate > 0) || math.IsInf(l.Rate, 0) || l.Burst <= 0 {
 		return ratelimit.Result{}, fmt.Errorf("redisstore: Limit needs a positive Rate and Burst: %w", ratelimit.ErrInvalidConfig)
 	}
-	sum := sha256.Sum256([]byte(key))
-	rkey := s.prefix + hex.EncodeToString(sum[:])
+	rkey := redisKey(s.prefix, key)
 	interval := 1e6 / l.Rate // µs
 	v, err := gcra.Run(ctx, s.client, []string{rkey}, interval, interval*float64(l.Burst), cost, l.Burst,
 		s.offset.Load()/int64(time.Microsecond)).Int64Slice()
