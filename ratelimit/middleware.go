@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,14 @@ var ErrRateLimited = errors.New("ratelimit: rate limit exceeded")
 
 // RejectionRateLimited is recorded in audit.Event.Rejection for a refused request.
 const RejectionRateLimited = "ratelimit.exceeded"
+
+// ErrQuotaExceeded is the error the middleware hands to Config.ErrorHandler when a quota
+// refused a request. It wraps ErrRateLimited.
+var ErrQuotaExceeded = fmt.Errorf("ratelimit: quota exceeded: %w", ErrRateLimited)
+
+// RejectionQuotaExceeded is recorded in audit.Event.Rejection for a request a quota
+// refused.
+const RejectionQuotaExceeded = "ratelimit.quota-exceeded"
 
 // ErrStoreUnavailable is the error the middleware hands to Config.ErrorHandler when the
 // store failed (or the circuit breaker is open) and OnStoreError is FailClosed.
@@ -81,9 +90,21 @@ type Config struct {
 	// Resolver finds the client address. Nil means the TCP peer address, with no
 	// forwarded header trusted.
 	Resolver *Resolver
-	// Cost returns what a request spends (an $export more than a read). Nil means 1.
-	// A cost above the limiter's burst is always refused.
+	// Cost returns what a request spends (an $export more than a read; see RouteCosts).
+	// Nil means 1. A cost above the limiter's burst is always refused.
 	Cost func(*http.Request) int
+	// Quotas are allowances per calendar day or month, counted under the same key and
+	// cost as the rate limit, after it: a request must pass the rate limit and then
+	// every quota, daily ones first. Nil means none.
+	Quotas []Quota
+	// QuotaStore keeps the quota counters. Nil means a MemoryQuotaStore in this process,
+	// which is allowed only without Store: with Store set the replicas share the rate
+	// limit, and a quota per process would silently multiply by their number. Its errors
+	// are handled as Store's (OnStoreError, the same circuit breaker); under
+	// FallbackLocal a MemoryQuotaStore in this process counts while it fails.
+	QuotaStore QuotaStore
+	// Location is where quota days and months begin. Nil means UTC.
+	Location *time.Location
 	// Policy names the policy in the RateLimit and RateLimit-Policy fields; empty means
 	// "default". It is sent to clients: 1 to 64 characters from [A-Za-z0-9_.-].
 	Policy string
@@ -120,6 +141,10 @@ type Middleware struct {
 	threshold int64
 	cooldown  time.Duration
 	logger    *slog.Logger
+	quotas    []Quota
+	qstore    QuotaStore
+	qlocal    *MemoryQuotaStore // the fallback for qstore; qstore itself when none is configured
+	loc       *time.Location
 	fails     atomic.Int64 // consecutive store errors
 	openUntil atomic.Int64 // Unix nanoseconds until which the breaker skips the store
 	failing   atomic.Bool  // the store is failing and the operator has been told
@@ -127,7 +152,15 @@ type Middleware struct {
 
 // Decision is the outcome of [Middleware.Decide].
 type Decision struct {
+	// Result is the rate limit's, except that when a quota refused the request, Allowed
+	// is false and RetryAfter is the time until that quota's window ends.
 	Result
+	// Quotas has the outcome of each of Config.Quotas, in order, once the rate limit
+	// allowed the request; it stops at the first quota that refused it (later ones are
+	// not spent).
+	Quotas []QuotaResult
+	// QuotaExceeded reports that a quota, the last in Quotas, refused the request.
+	QuotaExceeded bool
 	// Fallback reports that the store failed and Config.Limiter decided (FallbackLocal),
 	// or that the request was let through unlimited (InsecureFailOpen).
 	Fallback bool
@@ -154,6 +187,21 @@ func New(cfg Config) (*Middleware, error) {
 	case cfg.StoreTimeout < 0, cfg.BreakerThreshold < 0, cfg.BreakerCooldown < 0:
 		return nil, fmt.Errorf("ratelimit: StoreTimeout, BreakerThreshold and BreakerCooldown must not be negative: %w", ErrInvalidConfig)
 	}
+	names := map[string]bool{name: true}
+	for i, q := range cfg.Quotas {
+		switch {
+		case !validPolicyName(q.Name) || names[q.Name]:
+			return nil, fmt.Errorf("ratelimit: Quotas[%d].Name must be 1 to 64 characters from [A-Za-z0-9_.-], distinct from the others and from Policy: %w", i, ErrInvalidConfig)
+		case q.Limit < 1:
+			return nil, fmt.Errorf("ratelimit: Quotas[%d].Limit must be positive: %w", i, ErrInvalidConfig)
+		case q.Period != Day && q.Period != Month:
+			return nil, fmt.Errorf("ratelimit: Quotas[%d].Period must be Day or Month: %w", i, ErrInvalidConfig)
+		}
+		names[q.Name] = true
+	}
+	if len(cfg.Quotas) > 0 && cfg.Store != nil && cfg.QuotaStore == nil {
+		return nil, fmt.Errorf("ratelimit: Config.QuotaStore is required with Config.Store, or each replica would grant the whole quota: %w", ErrInvalidConfig)
+	}
 	m := &Middleware{
 		store:     cfg.Store,
 		limit:     cfg.Limiter.Limit(),
@@ -170,7 +218,16 @@ func New(cfg Config) (*Middleware, error) {
 		legacy:    cfg.Legacy,
 		onError:   cfg.ErrorHandler,
 		now:       cfg.Now,
+		quotas:    slices.Clone(cfg.Quotas),
+		qstore:    cfg.QuotaStore,
+		loc:       cfg.Location,
 	}
+	if m.loc == nil {
+		m.loc = time.UTC
+	}
+	// Days before months: a request a monthly quota refuses has then spent from the
+	// daily one, which is harmless, as that day ends before the month does.
+	slices.SortStableFunc(m.quotas, func(a, b Quota) int { return int(a.Period - b.Period) })
 	if m.resolver == nil {
 		m.resolver, _ = NewResolver(ResolverConfig{})
 	}
@@ -197,6 +254,12 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	if m.now == nil {
 		m.now = cfg.Limiter.now
+	}
+	if len(m.quotas) > 0 {
+		m.qlocal, _ = NewMemoryQuotaStore(MemoryQuotaStoreConfig{Now: m.now})
+		if m.qstore == nil {
+			m.qstore = m.qlocal
+		}
 	}
 	m.policyF = m.policy + ";q=" + strconv.Itoa(cfg.Limiter.burst) + ";w=" + strconv.FormatInt(ceilSeconds(cfg.Limiter.Window()), 10)
 	m.legacyL = strconv.Itoa(cfg.Limiter.burst)
@@ -237,9 +300,9 @@ func (m *Middleware) Check(req *http.Request) Result {
 	return m.Decide(req).Result
 }
 
-// Decide decides req, spending its cost when allowed, with Config.Store when set and
-// Config.OnStoreError when the store fails or the circuit breaker is open. It never
-// panics.
+// Decide decides req, spending its cost when allowed: the rate limit, with Config.Store
+// when set, and then each quota. When a store fails or the circuit breaker is open,
+// Config.OnStoreError decides. It never panics.
 func (m *Middleware) Decide(req *http.Request) Decision {
 	cost := 1
 	if m.cost != nil {
@@ -247,38 +310,93 @@ func (m *Middleware) Decide(req *http.Request) Decision {
 	}
 	key := m.KeyOf(req)
 	now := m.now()
+	ctx := req.Context()
+	var d Decision
 	if m.store == nil {
-		return Decision{Result: m.limiter.AllowAt(key, cost, now)}
+		d.Result = m.limiter.AllowAt(key, cost, now)
+	} else if err := m.callStore(ctx, now, func(ctx context.Context) (err error) {
+		d.Result, err = m.store.Allow(ctx, key, cost, m.limit)
+		return err
+	}); err != nil {
+		switch m.mode {
+		case FailClosed:
+			return Decision{Unavailable: true}
+		case InsecureFailOpen:
+			return Decision{Fallback: true, Result: Result{Allowed: true, Limit: m.limit.Burst}}
+		}
+		d = Decision{Fallback: true, Result: m.limiter.AllowAt(key, cost, now)}
 	}
-	if now.UnixNano() >= m.openUntil.Load() {
-		res, err := m.askStore(req.Context(), key, cost)
-		if err == nil {
-			m.fails.Store(0)
-			if m.failing.Load() && m.failing.CompareAndSwap(true, false) {
-				m.logger.LogAttrs(req.Context(), slog.LevelInfo, "ratelimit: store recovered")
+	if !d.Allowed || len(m.quotas) == 0 {
+		return d
+	}
+	d.Quotas = make([]QuotaResult, 0, len(m.quotas))
+	local := now.In(m.loc)
+	for _, q := range m.quotas {
+		start, end, id := q.Period.window(local)
+		qkey := "quota:" + q.Name + ":" + id + ":" + key
+		var count int64
+		var ok bool
+		spend := func(ctx context.Context, s QuotaStore) (err error) {
+			count, ok, err = s.Spend(ctx, qkey, int64(cost), q.Limit, end)
+			return err
+		}
+		var err error
+		if m.qstore == m.qlocal {
+			err = spend(ctx, m.qlocal)
+		} else if err = m.callStore(ctx, now, func(ctx context.Context) error { return spend(ctx, m.qstore) }); err != nil {
+			switch m.mode {
+			case FailClosed:
+				return Decision{Unavailable: true}
+			case InsecureFailOpen:
+				d.Fallback = true
+				continue
 			}
-			return Decision{Result: res}
+			d.Fallback = true
+			err = spend(ctx, m.qlocal)
 		}
-		if m.fails.Add(1) >= m.threshold {
-			m.openUntil.Store(now.Add(m.cooldown).UnixNano())
+		if err != nil { // the local counters are full
+			return Decision{Unavailable: true}
 		}
-		if m.failing.CompareAndSwap(false, true) {
-			m.logger.LogAttrs(req.Context(), slog.LevelError, "ratelimit: store failed, applying OnStoreError until it recovers",
-				slog.String("mode", m.mode.String()), logattr.Error(err))
+		qr := QuotaResult{Name: q.Name, Allowed: ok, Limit: q.Limit, Remaining: max(q.Limit-count, 0),
+			ResetAfter: end.Sub(now), Window: end.Sub(start)}
+		d.Quotas = append(d.Quotas, qr)
+		if !ok {
+			d.Allowed, d.RetryAfter, d.QuotaExceeded = false, qr.ResetAfter, true
+			return d
 		}
 	}
-	switch m.mode {
-	case FailClosed:
-		return Decision{Unavailable: true}
-	case InsecureFailOpen:
-		return Decision{Fallback: true, Result: Result{Allowed: true, Limit: m.limit.Burst}}
-	default:
-		return Decision{Fallback: true, Result: m.limiter.AllowAt(key, cost, now)}
-	}
+	return d
 }
 
-// askStore calls the store with a deadline, turning a panic into an error.
-func (m *Middleware) askStore(ctx context.Context, key string, cost int) (res Result, err error) {
+// callStore calls a store through the circuit breaker, with a deadline, turning a panic
+// into an error. It returns an error without calling when the breaker is open, and
+// tells the operator when the store starts failing and when it recovers.
+func (m *Middleware) callStore(ctx context.Context, now time.Time, call func(context.Context) error) error {
+	if now.UnixNano() < m.openUntil.Load() {
+		return errBreakerOpen
+	}
+	err := m.guard(ctx, call)
+	if err == nil {
+		m.fails.Store(0)
+		if m.failing.Load() && m.failing.CompareAndSwap(true, false) {
+			m.logger.LogAttrs(ctx, slog.LevelInfo, "ratelimit: store recovered")
+		}
+		return nil
+	}
+	if m.fails.Add(1) >= m.threshold {
+		m.openUntil.Store(now.Add(m.cooldown).UnixNano())
+	}
+	if m.failing.CompareAndSwap(false, true) {
+		m.logger.LogAttrs(ctx, slog.LevelError, "ratelimit: store failed, applying OnStoreError until it recovers",
+			slog.String("mode", m.mode.String()), logattr.Error(err))
+	}
+	return err
+}
+
+var errBreakerOpen = errors.New("ratelimit: circuit breaker open")
+
+// guard runs call with a deadline, turning a panic into an error.
+func (m *Middleware) guard(ctx context.Context, call func(context.Context) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("ratelimit: store panicked (%T)", p) // the value may quote a key
@@ -286,7 +404,7 @@ func (m *Middleware) askStore(ctx context.Context, key string, cost int) (res Re
 	}()
 	ctx, cancel := context.WithTimeout(ctx, m.timeout)
 	defer cancel()
-	return m.store.Allow(ctx, key, cost, m.limit)
+	return call(ctx)
 }
 
 // String returns the mode's Go name.
@@ -329,18 +447,23 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			return
 		}
 		res := d.Result
-		h.Set("RateLimit-Policy", m.policyF)
 		// t: the seconds until the quota is back. On a refusal it is the seconds until the
 		// request could pass, so that Retry-After is never earlier than t (draft §5.2).
 		reset := res.ResetAfter
-		if !res.Allowed {
+		if !res.Allowed && !d.QuotaExceeded {
 			reset = res.RetryAfter
 			if reset < 0 {
 				reset = m.limiter.Window()
 			}
 		}
 		t := ceilSeconds(reset)
-		h.Set("RateLimit", m.policy+";r="+strconv.Itoa(res.Remaining)+";t="+strconv.FormatInt(t, 10))
+		field := m.policy + ";r=" + strconv.Itoa(res.Remaining) + ";t=" + strconv.FormatInt(t, 10)
+		policy := m.policyF
+		if len(m.quotas) > 0 {
+			field, policy = m.quotaFields(d, field)
+		}
+		h.Set("RateLimit-Policy", policy)
+		h.Set("RateLimit", field)
 		if m.legacy {
 			h.Set("X-RateLimit-Limit", m.legacyL)
 			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))
@@ -350,17 +473,29 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if t < 1 {
-			t = 1
+		err, rejection := ErrRateLimited, RejectionRateLimited
+		if d.QuotaExceeded {
+			t, err, rejection = ceilSeconds(res.RetryAfter), ErrQuotaExceeded, RejectionQuotaExceeded
 		}
-		h.Set("Retry-After", strconv.FormatInt(t, 10))
-		annotate(r.Context())
-		m.onError(w, r, ErrRateLimited)
+		h.Set("Retry-After", strconv.FormatInt(max(t, 1), 10))
+		audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = rejection })
+		m.onError(w, r, err)
 	})
 }
 
-func annotate(ctx context.Context) {
-	audit.Annotate(ctx, func(e *audit.Event) { e.Rejection = RejectionRateLimited })
+// quotaFields appends the quotas' items to the RateLimit field and returns it with the
+// RateLimit-Policy field: every quota's policy, and the items of the quotas decided.
+func (m *Middleware) quotaFields(d Decision, field string) (string, string) {
+	policy := m.policyF
+	local := m.now().In(m.loc)
+	for _, q := range m.quotas {
+		start, end, _ := q.Period.window(local)
+		policy += `, "` + q.Name + `";q=` + strconv.FormatInt(q.Limit, 10) + ";w=" + strconv.FormatInt(ceilSeconds(end.Sub(start)), 10)
+	}
+	for _, q := range d.Quotas {
+		field += `, "` + q.Name + `";r=` + strconv.FormatInt(q.Remaining, 10) + ";t=" + strconv.FormatInt(ceilSeconds(q.ResetAfter), 10)
+	}
+	return field, policy
 }
 
 // ceilSeconds rounds d up to whole seconds, never below zero.
