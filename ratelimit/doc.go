@@ -27,6 +27,39 @@
 // problem+json body (problem.RateLimited), Retry-After in whole seconds rounded up, and
 // "ratelimit.exceeded" in its audit event.
 //
+// # Keys, costs and quotas
+//
+// Config.Key counts requests under something other than the client address: put the
+// middleware inside authentication and use authn.KeyBySubject, KeyByClient (the SMART
+// app), KeyByAPIKey or KeyByTenant; a request without such a key is counted under its
+// address, never waved through. Config.Cost charges by route — [RouteCosts] takes
+// ServeMux patterns, and [FHIRCosts] is a starting map for a FHIR API (a search costs
+// more than a read, a bulk $export much more):
+//
+//	costs := ratelimit.FHIRCosts("/fhir")
+//	costs["GET /fhir/{type}"] = 2 // your searches are cheap
+//	cost, err := ratelimit.RouteCosts(1, costs)
+//	perUser, err := ratelimit.New(ratelimit.Config{
+//		Limiter: limiter,
+//		Key:     authn.KeyBySubject,
+//		Cost:    cost,
+//		Policy:  "per-user",
+//		Quotas:  []ratelimit.Quota{{Name: "daily", Limit: 10_000, Period: ratelimit.Day}},
+//	})
+//	mux.Handle("/fhir/", auth.Handler(perUser.Handler(fhir)))
+//
+// Config.Quotas are allowances per calendar day or month (in Config.Location, UTC by
+// default) next to the rate limit, counted under the same key and cost; the fields then
+// list every policy:
+//
+//	RateLimit-Policy: "per-user";q=20;w=2, "daily";q=10000;w=86400
+//	RateLimit: "per-user";r=19;t=1, "daily";r=9999;t=43200
+//
+// A request a quota refuses gets 429 with Retry-After at the end of the window and
+// "ratelimit.quota-exceeded" in its audit event. Quota counters are kept in a
+// MemoryQuotaStore, or with Config.Store in Config.QuotaStore (redisstore's), which is
+// then required so that replicas never each grant the whole quota.
+//
 // # Shared limits and store failures
 //
 // With Config.Store set (redisstore.Store, or your own: ratelimittest.RunStoreTests checks
@@ -63,6 +96,15 @@
 //
 // No echo: responses never contain the client address or the key, only the policy name,
 // which is fixed at configuration.
+//
+// Costs: a cost above the burst is always refused, so keep the costliest route within
+// it. RouteCosts charges a path that is not clean ("/fhir/Patient/../$export") as
+// cleaned, whatever your router does with it.
+//
+// Quotas: a quota counter cannot be forgotten early without giving its key the whole
+// quota back, so a full MemoryQuotaStore refuses new keys (ErrQuotaStoreFull, then
+// OnStoreError, or 503 when it is the only store) rather than evict. Windows follow the
+// servers' clocks: keep them in sync (NTP).
 //
 // Memory: the limiter tracks at most MaxKeys keys (100 000 by default, about 80 bytes
 // each plus the key); when full it forgets the least recently used, which can give that
