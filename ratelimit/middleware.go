@@ -420,7 +420,7 @@ func (s StoreErrorMode) String() string {
 	return "StoreErrorMode(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Handler wraps next: it sets RateLimit-Policy and RateLimit (draft-ietf-httpapi-
+// Handler wraps next: it adds RateLimit-Policy and RateLimit (draft-ietf-httpapi-
 // ratelimit-headers-10 §§4–5, structured-field lists) on every response, and refuses a
 // request over the limit with Retry-After in whole seconds (rounded up) and the
 // ErrorHandler's answer, recording "ratelimit.exceeded" in the audit event. No response
@@ -462,8 +462,10 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		if len(m.quotas) > 0 {
 			field, policy = m.quotaFields(d, field)
 		}
-		h.Set("RateLimit-Policy", policy)
-		h.Set("RateLimit", field)
+		// Added, not set: the fields of another limiter in the chain (per address, then
+		// per user) stay, each its own field line of one list.
+		h.Add("RateLimit-Policy", policy)
+		h.Add("RateLimit", field)
 		if m.legacy {
 			h.Set("X-RateLimit-Limit", m.legacyL)
 			h.Set("X-RateLimit-Remaining", strconv.Itoa(res.Remaining))

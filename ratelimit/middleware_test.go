@@ -241,3 +241,21 @@ func TestNewErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestMiddlewareChainKeepsBothPolicies(t *testing.T) {
+	outer, _ := newTestMiddleware(t, Config{Policy: "per-address"}, LimiterConfig{Rate: 100, Burst: 200})
+	inner, _ := newTestMiddleware(t, Config{Policy: "per-user", Key: func(*http.Request) (string, bool) { return "u1", true }},
+		LimiterConfig{Rate: 1, Burst: 1})
+	h := outer.Handler(inner.Handler(okHandler))
+	serve(h, "203.0.113.9:1", nil)
+	rec := serve(h, "203.0.113.9:1", nil)
+	if rec.Code != http.StatusTooManyRequests {
+		t.Fatalf("status %d, want 429 from the inner limiter", rec.Code)
+	}
+	if got, want := rec.Header().Values("RateLimit-Policy"), []string{`"per-address";q=200;w=2`, `"per-user";q=1;w=1`}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("RateLimit-Policy lines %q, want %q", got, want)
+	}
+	if got, want := rec.Header().Values("RateLimit"), []string{`"per-address";r=198;t=1`, `"per-user";r=0;t=1`}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("RateLimit lines %q, want %q", got, want)
+	}
+}
