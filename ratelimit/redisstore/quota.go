@@ -13,10 +13,6 @@ import (
 	"github.com/phikit/phikit/ratelimit"
 )
 
-// DefaultQuotaPrefix is the Redis key prefix of a QuotaStore when QuotaConfig.Prefix is
-// empty.
-const DefaultQuotaPrefix = "phikit:quota:"
-
 // MaxQuotaLimit is the largest limit QuotaStore.Spend accepts, 2⁵³−1: Lua numbers are
 // doubles, exact for integers up to that.
 const MaxQuotaLimit = 1<<53 - 1
@@ -26,8 +22,10 @@ type QuotaConfig struct {
 	// Client is the Redis connection: a *redis.Client, *redis.ClusterClient or
 	// *redis.Ring. Required. The QuotaStore never closes it.
 	Client redis.UniversalClient
-	// Prefix starts every Redis key the store writes; empty means DefaultQuotaPrefix.
-	// Stores that share a prefix (and a Redis) share their counters.
+	// Prefix starts every Redis key the store writes; empty means DefaultPrefix. The key
+	// is Prefix + "quota:" + 64 hex digits, so it never meets a Store's key (Prefix + 64
+	// hex digits) even under the same prefix. QuotaStores that share a prefix (and a
+	// Redis) share their counters.
 	Prefix string
 }
 
@@ -50,10 +48,14 @@ func NewQuotaStore(cfg QuotaConfig) (*QuotaStore, error) {
 	}
 	p := cfg.Prefix
 	if p == "" {
-		p = DefaultQuotaPrefix
+		p = DefaultPrefix
 	}
-	return &QuotaStore{client: cfg.Client, prefix: p}, nil
+	return &QuotaStore{client: cfg.Client, prefix: p + quotaInfix}, nil
 }
+
+// quotaInfix follows the prefix in a QuotaStore's keys: it is not a hex digit, so a
+// quota counter and a GCRA key under one prefix never share a Redis key.
+const quotaInfix = "quota:"
 
 // spend adds a cost to the counter KEYS[1] if the sum stays within the limit. ARGV:
 // cost (0 only reports), limit, expiry (Unix ms, for PEXPIREAT), clock offset (ms, zero
@@ -88,9 +90,9 @@ return {count, 1}
 `)
 
 // Spend implements ratelimit.QuotaStore with one round trip: EVALSHA of a Lua script
-// (EVAL when Redis answers NOSCRIPT) on one key, prefix + hex(SHA-256(key)), which reads
-// the counter and, when count+cost ≤ limit, adds cost (INCRBY) and sets the key to
-// expire at expireAt (PEXPIREAT, in milliseconds, on the Redis server's clock).
+// (EVAL when Redis answers NOSCRIPT) on one key, prefix + "quota:" + hex(SHA-256(key)),
+// which reads the counter and, when count+cost ≤ limit, adds cost (INCRBY) and sets the
+// key to expire at expireAt (PEXPIREAT, in milliseconds, on the Redis server's clock).
 //
 // The rules are those of ratelimit.Store.Allow: a cost of zero or less only reports the
 // count (allowed when the count is within limit); a cost above limit is refused and

@@ -97,7 +97,7 @@ func TestQuotaKeyIsHashedWithPrefixAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte("tenant-7:2026-11"))
-	want := redisstore.DefaultQuotaPrefix + hex.EncodeToString(sum[:])
+	want := redisstore.DefaultPrefix + "quota:" + hex.EncodeToString(sum[:])
 	keys, err := c.Keys(ctx, "*").Result()
 	if err != nil {
 		t.Fatal(err)
@@ -145,6 +145,35 @@ func TestQuotaTwoStoresShareOneCounter(t *testing.T) {
 	}
 }
 
+// TestQuotaAndStoreUnderOnePrefix: a quota counter and a GCRA limit with the same
+// prefix and key are two Redis keys; neither reads the other's value.
+func TestQuotaAndStoreUnderOnePrefix(t *testing.T) {
+	srv := testserver.Redis(t)
+	c := newClient(t, srv.Addr)
+	rs, qs := newStore(t, c, "same:"), newQuotaStore(t, c, "same:")
+	ctx, expireAt := context.Background(), time.Now().Add(time.Hour)
+	l := ratelimit.Limit{Rate: 0.5, Burst: 2}
+	for i := range 3 {
+		r, err := rs.Allow(ctx, "tenant-1", 1, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		count, allowed, err := qs.Spend(ctx, "tenant-1", 1, 3, expireAt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wantAllowed := i < 2; r.Allowed != wantAllowed {
+			t.Errorf("Allow %d: got allowed %v, want %v", i, r.Allowed, wantAllowed)
+		}
+		if !allowed || count != int64(i+1) {
+			t.Errorf("Spend %d: got count %d allowed %v, want count %d allowed", i, count, allowed, i+1)
+		}
+	}
+	if n, err := c.DBSize(ctx).Result(); err != nil || n != 2 {
+		t.Errorf("got %d keys (%v), want 2", n, err)
+	}
+}
+
 func TestQuotaScriptReloadedAfterFlush(t *testing.T) {
 	srv := testserver.Redis(t)
 	c := newClient(t, srv.Addr)
@@ -169,7 +198,7 @@ func TestQuotaWrongTypeFailsClosed(t *testing.T) {
 	s := newQuotaStore(t, c, "")
 	ctx := context.Background()
 	sum := sha256.Sum256([]byte("k"))
-	if err := c.Set(ctx, redisstore.DefaultQuotaPrefix+hex.EncodeToString(sum[:]), "not a number", 0).Err(); err != nil {
+	if err := c.Set(ctx, redisstore.DefaultPrefix+"quota:"+hex.EncodeToString(sum[:]), "not a number", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
 	if _, allowed, err := s.Spend(ctx, "k", 1, 5, time.Now().Add(time.Hour)); err == nil || allowed {
