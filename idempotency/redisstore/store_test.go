@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit/idempotency"
+	"github.com/phikit/phikit/idempotency/idempotencytest"
 	"github.com/phikit/phikit/idempotency/redisstore"
 	"github.com/phikit/phikit/internal/testserver"
 )
@@ -207,6 +208,9 @@ var steps = []struct {
 func TestRedis(t *testing.T) {
 	srv := testserver.Redis(t)
 	c := newClient(t, srv.Addr)
+	t.Run("Conformance", func(t *testing.T) {
+		idempotencytest.RunStoreTests(t, func(t *testing.T) idempotency.Store { return newStore(t, c) })
+	})
 	for _, tc := range steps {
 		t.Run(tc.name, func(t *testing.T) {
 			run(t, newStore(t, c), "k", tc.steps)
