@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -37,6 +38,9 @@ type step struct {
 	// extraEvents counts the audit events besides the request's own that carry its
 	// request id (breaking the glass writes a DICOM 110127 event).
 	extraEvents int
+	// before is how many times the request is sent first, each expecting 200 and no
+	// rejection, for a step that shows what a burst leads to.
+	before int
 }
 
 const (
@@ -68,8 +72,8 @@ func tour() []step {
 		{what: "no token", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.missing",
 			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
 		{what: "a clinician reads a patient on their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
-			expects: "FHIR JSON, secure headers, rate limit", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"),
-				header("RateLimit-Policy", `"per-client";q=100;w=2`), hasHeader("RateLimit"))},
+			expects: "FHIR JSON, secure headers, rate limits", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"),
+				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=20;w=40`), hasHeader("RateLimit"))},
 		{what: "forged signature", as: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
 			expects: "invalid_token", check: invalidToken},
 		{what: "expired token", as: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
@@ -150,6 +154,15 @@ func tour() []step {
 			header: map[string]string{"X-Purpose-Of-Use": "CURIOSITY"}, want: 400, rejection: "authz.purpose",
 			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
 
+		// How much (ratelimit): a script bursts past its per-user limit; others carry on.
+		{what: "a script's 21st read in a burst is throttled", as: "SCRIPT", method: "GET", path: "/fhir/Patient/pat-2", before: 20,
+			want: 429, rejection: "ratelimit.exceeded", expects: "RateLimit fields, Retry-After",
+			check: all(isProblem(problem.RateLimited), header("Retry-After", "2"),
+				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=20;w=40`),
+				fieldLine("RateLimit", `"per-user";r=0;t=2`))},
+		{what: "meanwhile a clinician is unaffected", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
+			expects: "pat-1", check: jsonField("id", "pat-1")},
+
 		// Correlation ids.
 		{what: "a W3C traceparent is honoured", method: "GET", path: "/healthz",
 			header: map[string]string{"Traceparent": traceparent}, want: 200,
@@ -190,6 +203,12 @@ func demoTokens(dev *authntest.Issuer, audience string) (map[string]string, erro
 		return nil, err
 	}
 	forgedPayload := strings.Replace(string(payload), `"pat-1"`, `"pat-2"`, 1)
+	script, err := dev.Mint(map[string]any{"sub": "script-1", "aud": audience, "client_id": "batch-script",
+		"scope": "patient/Patient.r", "patient": "pat-2", "purpose_of_use": []string{"PATRQT"}})
+	if err != nil {
+		return nil, err
+	}
+	tokens["SCRIPT"] = script
 	tokens["CLINICIAN_NO_MFA"] = noMFA
 	tokens["EXPIRED"] = expired
 	tokens["FORGED"] = parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(forgedPayload)) + "." + parts[2]
@@ -200,13 +219,16 @@ func demoTokens(dev *authntest.Issuer, audience string) (map[string]string, erro
 // runDemo starts the clinic on a free loopback port, walks the tour, prints what happened
 // and the audit events it caused, and returns an error if anything did not behave as
 // expected.
-func runDemo(ctx context.Context, out io.Writer) error {
+func runDemo(ctx context.Context, out io.Writer, opts options) error {
 	var auditBuf lockedBuffer
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ln.Addr(), trust{audience: "phikit-clinic"}, newStore(), audit.NewJSONLines(&auditBuf), slog.New(slog.DiscardHandler))
+	// The tour's own per-user limit: 20 at once and one every 2 s, slow enough that a
+	// burst of 21 is always throttled however slow the machine.
+	opts.ratePerSecond, opts.rateBurst = 0.5, 20
+	svc, err := newService(ln.Addr(), trust{audience: "phikit-clinic"}, opts, newStore(), audit.NewJSONLines(&auditBuf), slog.New(slog.DiscardHandler))
 	if err != nil {
 		_ = ln.Close()
 		return err
@@ -229,8 +251,18 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	fmt.Fprintln(tw, "#\tstep\trequest\texpected\tgot\t")
 	var failures []string
 	var requestIDs []string
+	var sent []sentRequest
 	steps := tour()
 	for i, s := range steps {
+		for range s.before {
+			warm := s
+			warm.want, warm.check, warm.rejection, warm.extraEvents = 200, nil, "", 0
+			_, id, err := warm.run(ctx, client, base, tokens)
+			if err != nil {
+				failures = append(failures, fmt.Sprintf("step %d (%s), before: %v", i+1, s.what, err))
+			}
+			sent = append(sent, sentRequest{id: id, step: i})
+		}
 		got, id, err := s.run(ctx, client, base, tokens)
 		mark := "ok"
 		if err != nil {
@@ -238,6 +270,7 @@ func runDemo(ctx context.Context, out io.Writer) error {
 			failures = append(failures, fmt.Sprintf("step %d (%s): %v", i+1, s.what, err))
 		}
 		requestIDs = append(requestIDs, id)
+		sent = append(sent, sentRequest{id: id, step: i, rejection: s.rejection, extraEvents: s.extraEvents})
 		expected := fmt.Sprint(s.want)
 		if s.expects != "" {
 			expected += " " + s.expects
@@ -255,7 +288,7 @@ func runDemo(ctx context.Context, out io.Writer) error {
 	for _, l := range lines {
 		fmt.Fprintln(out, l)
 	}
-	if err := checkAudit(lines, steps, requestIDs); err != nil {
+	if err := checkAudit(lines, sent); err != nil {
 		failures = append(failures, err.Error())
 	}
 	wantAlerts := 0
@@ -274,15 +307,23 @@ func runDemo(ctx context.Context, out io.Writer) error {
 		}
 		return errors.New("demo failed")
 	}
-	fmt.Fprintf(out, "\nall %d steps behaved as expected; each left exactly one audit event of its own (and breaking the glass its DICOM 110127 event).\n", len(requestIDs))
+	fmt.Fprintf(out, "\nall %d steps behaved as expected (%d requests); each request left exactly one audit event of its own (and breaking the glass its DICOM 110127 event).\n", len(requestIDs), len(sent))
 	return nil
 }
 
-// checkAudit verifies that each step's request id appears in exactly one request event,
+// sentRequest is a request the tour sent and what its audit events must say.
+type sentRequest struct {
+	id          string
+	step        int // index in the tour
+	rejection   string
+	extraEvents int
+}
+
+// checkAudit verifies that each request's id appears in exactly one request event,
 // which records the expected rejection, plus the step's extra events (typed, such as
 // DICOM 110127). The only other requests allowed are the clinic's own fetches of its
 // development issuer's key set.
-func checkAudit(lines []string, steps []step, requestIDs []string) error {
+func checkAudit(lines []string, sent []sentRequest) error {
 	type events struct {
 		own   []audit.Event
 		typed int
@@ -307,19 +348,19 @@ func checkAudit(lines []string, steps []step, requestIDs []string) error {
 		own++
 		seen[e.RequestID].own = append(seen[e.RequestID].own, e)
 	}
-	if own != len(requestIDs) {
-		return fmt.Errorf("audit: got %d request events for the tour, want %d", own, len(requestIDs))
+	if own != len(sent) {
+		return fmt.Errorf("audit: got %d request events for the tour, want %d", own, len(sent))
 	}
-	for i, id := range requestIDs {
-		ev := seen[id]
+	for _, s := range sent {
+		ev := seen[s.id]
 		if ev == nil || len(ev.own) != 1 {
-			return fmt.Errorf("audit: step %d's request id is not in exactly one request event", i+1)
+			return fmt.Errorf("audit: a request id of step %d is not in exactly one request event", s.step+1)
 		}
-		if ev.typed != steps[i].extraEvents {
-			return fmt.Errorf("audit: step %d has %d extra events, want %d", i+1, ev.typed, steps[i].extraEvents)
+		if ev.typed != s.extraEvents {
+			return fmt.Errorf("audit: step %d has %d extra events, want %d", s.step+1, ev.typed, s.extraEvents)
 		}
-		if got := ev.own[0].Rejection; got != steps[i].rejection {
-			return fmt.Errorf("audit: step %d's event records rejection %q, want %q", i+1, got, steps[i].rejection)
+		if got := ev.own[0].Rejection; got != s.rejection {
+			return fmt.Errorf("audit: step %d's event records rejection %q, want %q", s.step+1, got, s.rejection)
 		}
 	}
 	return nil
@@ -519,6 +560,26 @@ func bodyContains(s string) check {
 	return func(_ *http.Response, body []byte) error {
 		if !bytes.Contains(body, []byte(s)) {
 			return fmt.Errorf("body lacks %s", s)
+		}
+		return nil
+	}
+}
+
+// fieldLine checks that one of a field's lines is want.
+func fieldLine(name, want string) check {
+	return func(resp *http.Response, _ []byte) error {
+		if !slices.Contains(resp.Header.Values(name), want) {
+			return fmt.Errorf("%s lines %q, want one %q", name, resp.Header.Values(name), want)
+		}
+		return nil
+	}
+}
+
+// fieldLines checks all of a field's lines.
+func fieldLines(name string, want ...string) check {
+	return func(resp *http.Response, _ []byte) error {
+		if got := resp.Header.Values(name); !slices.Equal(got, want) {
+			return fmt.Errorf("%s lines %q, want %q", name, got, want)
 		}
 		return nil
 	}

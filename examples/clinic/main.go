@@ -11,7 +11,9 @@
 // key set at /dev-issuer/jwks.json, and prints tokens for a clinician, a patient app, a
 // billing clerk and a lab service.
 //
-// Requests are rate limited per client address (100 at once, 50 a second). Every FHIR
+// Requests are rate limited per client address (200 at once, 100 a second), then per user
+// (-rate-burst at once, -rate-per-second sustained; a search costs 2), in memory or, with
+// -redis, in Redis for every replica. Every FHIR
 // route is authorized (package authz): SMART v2 scopes, the patient in context,
 // Practitioner/prac-1's care team (pat-1, pat-2), a consent denying research on pat-3,
 // purposes of use taken from the tokens (the header may only pick among them),
@@ -27,6 +29,9 @@
 //	-issuer URL        trust this issuer instead of the development one (http only on loopback)
 //	-audience AUD      the audience tokens must name (default phikit-clinic)
 //	-jwks-url URL      the issuer's key set (default: OIDC discovery)
+//	-rate-per-second N requests per second per user, sustained (default 10; the -demo tour uses 0.5)
+//	-rate-burst N      requests per user at once (default 20)
+//	-redis ADDR        keep the rate limits in this Redis server (default: in memory)
 package main
 
 import (
@@ -42,6 +47,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit/audit"
 )
@@ -66,6 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	issuer := fs.String("issuer", "", "trust access tokens from this issuer `URL` (default: a development issuer inside the clinic)")
 	audience := fs.String("audience", "phikit-clinic", "the `audience` tokens must name")
 	jwksURL := fs.String("jwks-url", "", "the issuer's key set `URL` (default: OIDC discovery from -issuer)")
+	opts := defaultOptions()
+	fs.Float64Var(&opts.ratePerSecond, "rate-per-second", opts.ratePerSecond, "requests a user may make per `second`, sustained (a search counts 2)")
+	fs.IntVar(&opts.rateBurst, "rate-burst", opts.rateBurst, "requests a user may make at once")
+	redisAddr := fs.String("redis", "", "keep rate limits in the Redis server at `host:port` (default: in memory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -76,8 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if tr.issuer == "" && tr.jwksURL != "" {
 		return errors.New("-jwks-url needs -issuer")
 	}
+	if *redisAddr != "" {
+		client := redis.NewClient(&redis.Options{Addr: *redisAddr})
+		defer client.Close()
+		if err := client.Ping(ctx).Err(); err != nil {
+			return fmt.Errorf("-redis: %w", err)
+		}
+		opts.redis = client
+	}
 	if *demo {
-		return runDemo(ctx, stdout)
+		return runDemo(ctx, stdout, opts)
 	}
 
 	// The audit trail names patients: it goes to its own 0600 file, never to the
@@ -92,7 +111,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	if err != nil {
 		return err
 	}
-	svc, err := newService(ln.Addr(), tr, newStore(), audit.NewJSONLines(f), logger)
+	svc, err := newService(ln.Addr(), tr, opts, newStore(), audit.NewJSONLines(f), logger)
 	if err != nil {
 		_ = ln.Close()
 		return err

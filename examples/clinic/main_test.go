@@ -13,11 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn/authntest"
+	"github.com/phikit/phikit/internal/testserver"
 )
 
 func TestDemo(t *testing.T) {
@@ -26,6 +28,32 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err, out.String())
 	assert.Regexp(t, `all \d+ steps behaved as expected`, out.String())
 	assert.Contains(t, out.String(), "break-glass alerts fired: 1")
+}
+
+// TestDemoWithRedis runs the tour with the rate limits in a real Redis.
+func TestDemoWithRedis(t *testing.T) {
+	srv := testserver.Redis(t)
+	var out strings.Builder
+	err := run(context.Background(), []string{"-demo", "-redis", srv.Addr}, &out, &out, nil)
+	require.NoError(t, err, out.String())
+	assert.Regexp(t, `all \d+ steps behaved as expected`, out.String())
+
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer client.Close()
+	keys, err := client.Keys(context.Background(), "*").Result()
+	require.NoError(t, err)
+	assert.NotEmpty(t, keys, "the limits were kept in Redis")
+	for _, k := range keys {
+		assert.NotContains(t, k, "script-1", "Redis keys are hashed, never a subject")
+		assert.NotContains(t, k, "127.0.0.1", "Redis keys are hashed, never an address")
+	}
+}
+
+func TestRedisFlagUnreachable(t *testing.T) {
+	var out strings.Builder
+	err := run(context.Background(), []string{"-demo", "-redis", "127.0.0.1:1"}, &out, &out, nil)
+	require.Error(t, err, "an unreachable -redis is an error at start, not a silent fallback")
+	assert.Contains(t, err.Error(), "-redis")
 }
 
 // TestServeAuditsEveryRequest runs the program as an operator would and checks that every

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit"
 	"github.com/phikit/phikit/audit"
@@ -22,9 +23,22 @@ import (
 	"github.com/phikit/phikit/authz/consent"
 	"github.com/phikit/phikit/problem"
 	"github.com/phikit/phikit/ratelimit"
+	"github.com/phikit/phikit/ratelimit/redisstore"
 	"github.com/phikit/phikit/validate"
 	"github.com/phikit/phikit/validate/ident"
 )
+
+// options are the clinic's tunables and the shared stores it may keep its state in.
+type options struct {
+	ratePerSecond float64 // per user, after authentication
+	rateBurst     int
+	// redis, when set, keeps the rate limits (shared by every replica); nil keeps them
+	// in this process.
+	redis redis.UniversalClient
+}
+
+// defaultOptions suit a demo: a person never notices the limits, a script soon does.
+func defaultOptions() options { return options{ratePerSecond: 10, rateBurst: 20} }
 
 // trust names the issuer whose tokens the clinic accepts. An empty issuer means the
 // clinic's own development issuer.
@@ -72,7 +86,7 @@ const devIssuerPath = "/dev-issuer/"
 
 // newService wires the clinic's routes over st into phikit's chain, in the recommended
 // order, for a server listening on addr. Each later phikit package adds its layer here.
-func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slog.Logger) (*service, error) {
+func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sink, logger *slog.Logger) (*service, error) {
 	aud, err := audit.New(audit.Config{Sink: sink, Service: "clinic", Logger: logger})
 	if err != nil {
 		return nil, err
@@ -155,17 +169,27 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		return nil, err
 	}
 
-	// How much: per client address (no proxies in front of the clinic), before any token
-	// work; generous for people, tight enough to blunt a script.
-	resolver, err := ratelimit.NewResolver(ratelimit.ResolverConfig{})
+	// How much: per client address (no proxies in front of the clinic) before any token
+	// work, then per user after authentication, where a search costs twice a read and a
+	// bulk export a hundred times. With -redis the limits are shared by every replica.
+	var store ratelimit.Store
+	if opts.redis != nil {
+		if store, err = redisstore.New(redisstore.Config{Client: opts.redis}); err != nil {
+			return nil, err
+		}
+	}
+	perAddress, err := newLimit(ratelimit.LimiterConfig{Rate: 100, Burst: 200}, ratelimit.Config{Store: store, Policy: "per-address", Logger: logger})
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := ratelimit.NewLimiter(ratelimit.LimiterConfig{Rate: 50, Burst: 100})
+	costs := ratelimit.FHIRCosts("/fhir")
+	costs["GET /fhir/{type}"] = 2
+	cost, err := ratelimit.RouteCosts(1, costs)
 	if err != nil {
 		return nil, err
 	}
-	limit, err := ratelimit.New(ratelimit.Config{Limiter: limiter, Resolver: resolver, Policy: "per-client", Logger: logger})
+	perUser, err := newLimit(ratelimit.LimiterConfig{Rate: opts.ratePerSecond, Burst: opts.rateBurst},
+		ratelimit.Config{Store: store, Key: authn.KeyBySubject, Cost: cost, Policy: "per-user", Logger: logger})
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +208,7 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 	if svc.dev != nil {
 		root.Handle("GET "+devIssuerPath+"jwks.json", svc.dev.JWKSHandler())
 	}
-	root.Handle("/fhir/", auth.Handler(az.Handler(audit.RecordRoute(fhir)))) // a token, then a decision
+	root.Handle("/fhir/", auth.Handler(perUser.Handler(az.Handler(audit.RecordRoute(fhir))))) // a token, a limit, a decision
 	root.Handle("POST /break-glass", auth.Handler(bg.Handler()))
 	root.Handle("/", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.NotFound)
@@ -193,9 +217,18 @@ func newService(addr net.Addr, tr trust, st *store, sink audit.Sink, logger *slo
 		phikit.RequestID,
 		phikit.SecureHeaders,
 		aud.Handler,
-		limit.Handler,
+		perAddress.Handler,
 	)(root)
 	return svc, nil
+}
+
+// newLimit makes a rate-limit middleware with its limiter.
+func newLimit(lc ratelimit.LimiterConfig, cfg ratelimit.Config) (*ratelimit.Middleware, error) {
+	var err error
+	if cfg.Limiter, err = ratelimit.NewLimiter(lc); err != nil {
+		return nil, err
+	}
+	return ratelimit.New(cfg)
 }
 
 // devTokens mints the development issuer's ready-to-use tokens, by role.
