@@ -226,71 +226,7 @@ func TestRedisStopsAndRestarts(t *testing.T) {
 	}
 }
 
-// BenchmarkRedisAllow measures one decision through a local Redis; round-trips/op
-// counts the commands sent (EVALSHA), which must be 1.
-func BenchmarkRedisAllow(b *testing.B) {
-	srv := testserver.Redis(b)
-	c := newClient(b, srv.Addr)
-	var cmds atomic.Int64
-	c.AddHook(countHook{&cmds})
-	s := newStore(b, c, "")
-	ctx, l := context.Background(), ratelimit.Limit{Rate: 1e6, Burst: 1000}
-	keys := make([]string, 1024)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("ip:198.51.%d.%d", i/256, i%256)
-	}
-	if _, err := s.Allow(ctx, keys[0], 1, l); err != nil { // load the script
-		b.Fatal(err)
-	}
-	cmds.Store(0)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := s.Allow(ctx, keys[i&1023], 1, l); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
-	b.ReportMetric(float64(cmds.Load())/float64(i), "round-trips/op")
-}
-
-// BenchmarkRedisAllowParallel is BenchmarkRedisAllow with concurrent callers sharing
-// the client's pool: decisions per second through one Redis.
-func BenchmarkRedisAllowParallel(b *testing.B) {
-	srv := testserver.Redis(b)
-	c := newClient(b, srv.Addr)
-	s := newStore(b, c, "")
-	ctx, l := context.Background(), ratelimit.Limit{Rate: 1e6, Burst: 1000}
-	if _, err := s.Allow(ctx, "warm", 1, l); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.SetParallelism(8)
-	var n atomic.Int64
-	b.RunParallel(func(pb *testing.PB) {
-		key := fmt.Sprintf("ip:198.51.100.%d", n.Add(1))
-		for pb.Next() {
-			if _, err := s.Allow(ctx, key, 1, l); err != nil {
-				b.Error(err)
-				return
-			}
-		}
-	})
-}
-
-// BenchmarkRedisPing is the floor: one PING round trip on the same client.
-func BenchmarkRedisPing(b *testing.B) {
-	srv := testserver.Redis(b)
-	c := newClient(b, srv.Addr)
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.Ping(ctx).Err(); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
+// countHook counts the commands and pipelines a client sends.
 type countHook struct{ n *atomic.Int64 }
 
 func (countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
