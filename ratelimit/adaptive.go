@@ -92,7 +92,7 @@ const (
 	OutcomeDropped
 	// OutcomeIgnored frees the slot and gives no sample, for a request whose latency
 	// says nothing about load (a hijacked connection, a stream, a client that left at
-	// once).
+	// once). Values other than these three count as OutcomeIgnored.
 	OutcomeIgnored
 )
 
@@ -138,12 +138,22 @@ func (o Outcome) String() string {
 //     holding the limit at its floor.
 //
 // The first window sets the baseline. No goroutine runs: a window closes on the first
-// Release after its end.
+// Release after its end that finds it holds at least 10 samples.
 //
 // # Cost
 //
 // Acquire and Release are lock-free (atomic counters; a mutex is only tried, never
-// waited on, by the one Release that closes a window) and do not allocate.
+// waited on, by the one Release that closes a window) and do not allocate. Each reads
+// the clock once.
+//
+// # Limits of the signal
+//
+// Latency runs from Acquire to Release, so in Handler it includes reading the request
+// body and writing the response: clients that send or read slowly look like a slow
+// service. Bound them with http.Server's ReadTimeout and WriteTimeout. Anyone who can
+// make requests slow (an expensive search) or fail (a 5xx) can push the limit down, and
+// so shed other callers' requests, though never below MinLimit: put per-client rate
+// limits in front of it, and choose MinLimit as the concurrency the service must keep.
 type Concurrency struct {
 	inflight atomic.Int64
 	limit    atomic.Int64 // the limit Acquire enforces: floor of limitF
@@ -154,7 +164,7 @@ type Concurrency struct {
 	drops      atomic.Int64 // samples of the window with OutcomeDropped
 	peak       atomic.Int64 // the most in flight during the window
 	shed       atomic.Int64 // requests refused during the window
-	windowEnd  atomic.Int64 // Unix nanoseconds
+	windowEnd  atomic.Int64 // nanoseconds since epoch
 	baselineNS atomic.Int64 // the baseline, for readers outside mu
 	shedding   atomic.Bool  // shedding started and has been logged
 
@@ -163,6 +173,7 @@ type Concurrency struct {
 	baseline float64 // nanoseconds; 0 until the first window closes
 
 	minLimit, maxLimit float64
+	epoch              time.Time // the clock at NewConcurrency; windows are measured from it
 	window             int64
 	tolerance          float64
 	retryAfter         string
@@ -234,7 +245,8 @@ func NewConcurrency(cfg ConcurrencyConfig) (*Concurrency, error) {
 		c.now = time.Now
 	}
 	c.limit.Store(int64(initial))
-	c.windowEnd.Store(c.now().UnixNano() + c.window)
+	c.epoch = c.now()
+	c.windowEnd.Store(c.window)
 	return c, nil
 }
 
@@ -313,7 +325,7 @@ func (c *Concurrency) releaseAt(ctx context.Context, start, now time.Time, o Out
 	default:
 		return
 	}
-	t := now.UnixNano()
+	t := int64(now.Sub(c.epoch)) // monotonic when both readings have it: wall-clock steps do not move windows
 	if t >= c.windowEnd.Load() && c.okCount.Load()+c.drops.Load() >= minWindowSamples && c.mu.TryLock() {
 		c.closeWindow(ctx, t)
 		c.mu.Unlock()
@@ -395,7 +407,8 @@ func (c *Concurrency) closeWindow(ctx context.Context, now int64) {
 //     went away after waiting longer than that;
 //   - OutcomeSuccess otherwise.
 //
-// It allocates one response-writer wrapper per request.
+// next gets a wrapper of the ResponseWriter (to see the status) that keeps Flush,
+// Hijack and http.ResponseController working; it is the one allocation per request.
 func (c *Concurrency) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()

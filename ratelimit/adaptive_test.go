@@ -42,7 +42,7 @@ func newTestConcurrency(t testing.TB, cfg ConcurrencyConfig) (*Concurrency, *fak
 // the number of requests refused.
 func concWindow(t *testing.T, c *Concurrency, peak, oks, drops int, lat time.Duration) (shed int) {
 	t.Helper()
-	end := time.Unix(0, c.windowEnd.Load())
+	end := c.epoch.Add(time.Duration(c.windowEnd.Load()))
 	at := end.Add(-lat)
 	var pool []Permit
 	for range peak {
@@ -811,6 +811,42 @@ func BenchmarkConcurrencyAcquireReleaseAtParallel(b *testing.B) {
 		for pb.Next() {
 			p, _ := c.AcquireAt(now)
 			p.ReleaseAt(now, OutcomeSuccess)
+		}
+	})
+}
+
+// Any sequence of acquires, releases and clock steps keeps the limit within its bounds,
+// never admits more than the limit, and counts exactly the permits held.
+func FuzzConcurrencyBounds(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 1, 1, 1})
+	f.Add(bytes.Repeat([]byte{0, 0, 0, 0, 0x81, 0x81, 0x81, 0x81}, 40))
+	f.Add(bytes.Repeat([]byte{0, 0, 0xf1, 0xf2, 0x41, 0x42}, 60))
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		const minL, maxL = 2, 12
+		c, clk := newTestConcurrency(t, ConcurrencyConfig{InitialLimit: 5, MinLimit: minL, MaxLimit: maxL, SampleWindow: 100 * time.Millisecond})
+		var held []Permit
+		for _, op := range ops {
+			switch {
+			case op == 0: // acquire
+				p, ok := c.Acquire()
+				if ok != (len(held) < c.Limit()) {
+					t.Fatalf("acquire with %d held at limit %d: ok %v", len(held), c.Limit(), ok)
+				}
+				if ok {
+					held = append(held, p)
+				}
+			case op&0x80 == 0 && len(held) > 0: // release the oldest, outcome in bits 0-1
+				held[0].Release(Outcome(op & 3))
+				held = held[1:]
+			default: // advance the clock by (op & 0x7f) ms
+				clk.Advance(time.Duration(op&0x7f) * time.Millisecond)
+			}
+			if l := c.Limit(); l < minL || l > maxL {
+				t.Fatalf("limit %d outside [%d, %d]", l, minL, maxL)
+			}
+			if got := c.InFlight(); got != len(held) {
+				t.Fatalf("in flight %d, want %d", got, len(held))
+			}
 		}
 	})
 }
