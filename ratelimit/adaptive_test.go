@@ -435,10 +435,10 @@ func TestConcurrencyErrorHandler(t *testing.T) {
 	}
 }
 
-// hijackRecorder is a ResponseRecorder that can be hijacked.
-type hijackRecorder struct{ *httptest.ResponseRecorder }
+// concHijackRecorder is a ResponseRecorder that can be hijacked.
+type concHijackRecorder struct{ *httptest.ResponseRecorder }
 
-func (hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
+func (concHijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) { return nil, nil, nil }
 
 // How Handler counts each request: as a latency sample, a drop, or nothing.
 func TestConcurrencyHandlerOutcomes(t *testing.T) {
@@ -461,11 +461,11 @@ func TestConcurrencyHandlerOutcomes(t *testing.T) {
 		{"429 from further in", 429, time.Millisecond, nil, false, sample},
 		{"500", 500, 5 * time.Millisecond, nil, false, drop},
 		{"503 from further in", 503, time.Millisecond, nil, false, drop},
-		{"deadline exceeded", 200, 5 * time.Millisecond, expired, false, drop},
-		{"client gone at once", 0, time.Millisecond, canceled, false, nothing},
-		{"client gone at the tolerance", 0, 2 * time.Millisecond, canceled, false, nothing},
-		{"client gone after waiting", 0, 3 * time.Millisecond, canceled, false, drop},
-		{"client gone and 500", 500, 0, canceled, false, drop},
+		{"deadline exceeded", 200, 5 * time.Millisecond, concExpired, false, drop},
+		{"client gone at once", 0, time.Millisecond, concCanceled, false, nothing},
+		{"client gone at the tolerance", 0, 2 * time.Millisecond, concCanceled, false, nothing},
+		{"client gone after waiting", 0, 3 * time.Millisecond, concCanceled, false, drop},
+		{"client gone and 500", 500, 0, concCanceled, false, drop},
 		{"hijacked", 0, time.Hour, nil, true, nothing},
 	}
 	for _, tt := range tests {
@@ -491,7 +491,7 @@ func TestConcurrencyHandlerOutcomes(t *testing.T) {
 			}
 			var w http.ResponseWriter = httptest.NewRecorder()
 			if tt.hijack {
-				w = hijackRecorder{httptest.NewRecorder()}
+				w = concHijackRecorder{httptest.NewRecorder()}
 			}
 			h.ServeHTTP(w, req)
 			got := nothing
@@ -516,11 +516,11 @@ func TestConcurrencyHandlerOutcomes(t *testing.T) {
 	}
 }
 
-func expired(ctx context.Context) (context.Context, context.CancelFunc) {
+func concExpired(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithDeadline(ctx, time.Unix(0, 0))
 }
 
-func canceled(ctx context.Context) (context.Context, context.CancelFunc) {
+func concCanceled(ctx context.Context) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancel(ctx)
 	cancel()
 	return ctx, cancel
@@ -572,7 +572,7 @@ func TestConcurrencyHandlerGoexitReleases(t *testing.T) {
 func TestConcurrencyLogs(t *testing.T) {
 	var buf bytes.Buffer
 	var mu sync.Mutex
-	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(slog.NewTextHandler(&concLockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c, _ := newTestConcurrency(t, ConcurrencyConfig{InitialLimit: 2, MinLimit: 2, MaxLimit: 2, Logger: logger})
 	concWindow(t, c, 5, 10, 0, 10*time.Millisecond) // sheds 3
 	concWindow(t, c, 5, 10, 0, 10*time.Millisecond) // sheds 3 more, no new warning
@@ -589,12 +589,12 @@ func TestConcurrencyLogs(t *testing.T) {
 	}
 }
 
-type lockedWriter struct {
+type concLockedWriter struct {
 	w  *bytes.Buffer
 	mu *sync.Mutex
 }
 
-func (l *lockedWriter) Write(p []byte) (int, error) {
+func (l *concLockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
@@ -720,19 +720,19 @@ func TestOutcomeString(t *testing.T) {
 	}
 }
 
-// discardWriter is a ResponseWriter that keeps nothing, so that the benchmarks measure
+// concDiscardWriter is a ResponseWriter that keeps nothing, so that the benchmarks measure
 // only the middleware.
-type discardWriter struct{ h http.Header }
+type concDiscardWriter struct{ h http.Header }
 
-func (d discardWriter) Header() http.Header       { return d.h }
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (discardWriter) WriteHeader(int)             {}
+func (d concDiscardWriter) Header() http.Header       { return d.h }
+func (concDiscardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (concDiscardWriter) WriteHeader(int)             {}
 
 func benchConcurrencyHandler(b *testing.B, h http.Handler) {
 	req := httptest.NewRequest(http.MethodGet, "/Patient/1", nil)
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
-		w := discardWriter{h: http.Header{}}
+		w := concDiscardWriter{h: http.Header{}}
 		for pb.Next() {
 			h.ServeHTTP(w, req)
 		}
