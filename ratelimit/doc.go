@@ -83,6 +83,27 @@
 // Config.Now) and applies OnStoreError directly, so a dead Redis is not hammered and
 // requests do not each wait for a timeout; after it, requests try the store again.
 //
+// # Adaptive concurrency
+//
+// A [Concurrency] limiter bounds the requests in flight and moves the bound with the
+// latency it observes, so that an overloaded service sheds load early instead of
+// queueing until it falls over:
+//
+//	conc, err := ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{
+//		MinLimit: 10,  // what the service must keep serving, even under attack
+//		MaxLimit: 200, // never more at once than this
+//	})
+//	handler := perAddress.Handler(auth.Handler(perUser.Handler(conc.Handler(mux))))
+//
+// Each SampleWindow (1s) it compares the average latency of the requests that finished
+// with a slowly moving baseline: above LatencyTolerance (2) times the baseline, or with
+// more than a tenth of requests dropped (5xx, timeouts, panics), the limit shrinks by
+// up to half; otherwise, when the limit was in use, it grows by its square root, never
+// leaving [MinLimit, MaxLimit]. A request beyond the limit gets 503
+// (problem.Unavailable) with Retry-After (RetryAfter, 1s) and "ratelimit.overloaded"
+// in its audit event. Limit and InFlight report the state for dashboards; Acquire and
+// Permit.Release serve code that is not an http.Handler.
+//
 // # Security considerations
 //
 // Trusted proxies: with no TrustedProxies the resolver uses the TCP peer and ignores
@@ -105,6 +126,13 @@
 // quota back, so a full MemoryQuotaStore refuses new keys (ErrQuotaStoreFull, then
 // OnStoreError, or 503 when it is the only store) rather than evict. Windows follow the
 // servers' clocks: keep them in sync (NTP).
+//
+// Adaptive concurrency: latency is measured from admission until the handler returns,
+// so slow uploads and downloads count as a slow service; set http.Server's ReadTimeout
+// and WriteTimeout. A caller who can make requests slow or fail can lower the limit
+// for everyone, though never below MinLimit: put the per-address and per-principal rate
+// limits in front of it, and set MinLimit to the concurrency the service must keep. A
+// client that hangs up sooner than the tolerated latency does not count against it.
 //
 // Memory: the limiter tracks at most MaxKeys keys (100 000 by default, about 80 bytes
 // each plus the key); when full it forgets the least recently used, which can give that
