@@ -13,7 +13,8 @@
 //
 // Requests are rate limited per client address (200 at once, 100 a second), then per user
 // (-rate-burst at once, -rate-per-second sustained; a search costs 2), in memory or, with
-// -redis, in Redis for every replica. Every FHIR
+// -redis, in Redis for every replica, and FHIR requests in flight are bounded by an
+// adaptive concurrency limit (10 to 200, shed with 503 when latency climbs). Every FHIR
 // route is authorized (package authz): SMART v2 scopes, the patient in context,
 // Practitioner/prac-1's care team (pat-1, pat-2), a consent denying research on pat-3,
 // purposes of use taken from the tokens (the header may only pick among them),

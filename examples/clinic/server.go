@@ -193,6 +193,12 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 	if err != nil {
 		return nil, err
 	}
+	// And an adaptive bound on the requests in flight, which sheds with 503 when latency
+	// climbs, before the clinic falls over.
+	conc, err := ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{MinLimit: 10, MaxLimit: 200, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
 
 	fhir := http.NewServeMux()
 	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
@@ -208,7 +214,8 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 	if svc.dev != nil {
 		root.Handle("GET "+devIssuerPath+"jwks.json", svc.dev.JWKSHandler())
 	}
-	root.Handle("/fhir/", auth.Handler(perUser.Handler(az.Handler(audit.RecordRoute(fhir))))) // a token, a limit, a decision
+	// A token, the user's limit, a slot in flight, a decision.
+	root.Handle("/fhir/", auth.Handler(perUser.Handler(conc.Handler(az.Handler(audit.RecordRoute(fhir))))))
 	root.Handle("POST /break-glass", auth.Handler(bg.Handler()))
 	root.Handle("/", auth.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.NotFound)
