@@ -13,8 +13,10 @@ import (
 // QuotaStore keeps quota counters: one counter per key and calendar window, which the
 // caller names in key. Spend adds cost to the counter if the sum stays within limit, and
 // returns the counter after the call (unchanged when refused) and whether it was
-// spent. A cost of zero only reports. The counter is forgotten at expireAt (the end
-// of its window). An error means no decision was taken.
+// spent. A cost of zero or less only reports; a limit below one is an error wrapping
+// ErrInvalidConfig. The counter is forgotten at expireAt (the end of its window; a
+// spend whose expireAt has passed is not remembered). An error means no decision was
+// taken.
 //
 // Implementations must be safe for concurrent use, and Spend must be atomic: of
 // concurrent Spends no more than limit is ever spent. ratelimittest.RunQuotaStoreTests
@@ -138,10 +140,10 @@ func NewMemoryQuotaStore(cfg MemoryQuotaStoreConfig) (*MemoryQuotaStore, error) 
 	return s, nil
 }
 
-// Spend implements QuotaStore. A negative cost or a limit below one is an error.
+// Spend implements QuotaStore. A limit below one is an error wrapping ErrInvalidConfig.
 func (s *MemoryQuotaStore) Spend(_ context.Context, key string, cost, limit int64, expireAt time.Time) (int64, bool, error) {
-	if cost < 0 || limit < 1 {
-		return 0, false, fmt.Errorf("ratelimit: quota cost must not be negative and limit must be positive: %w", ErrInvalidConfig)
+	if limit < 1 {
+		return 0, false, fmt.Errorf("ratelimit: a quota limit must be positive: %w", ErrInvalidConfig)
 	}
 	now := s.now().UnixNano()
 	s.mu.Lock()
@@ -151,8 +153,8 @@ func (s *MemoryQuotaStore) Spend(_ context.Context, key string, cost, limit int6
 		delete(s.counts, key)
 		c, ok = quotaCount{}, false
 	}
-	if cost == 0 || cost > limit-c.n {
-		return c.n, cost == 0, nil
+	if cost <= 0 || cost > limit-c.n {
+		return c.n, cost <= 0, nil
 	}
 	if !ok && len(s.counts) >= s.maxKeys {
 		if now < s.sweepAfter {

@@ -272,7 +272,7 @@ func TestMemoryQuotaStoreSpend(t *testing.T) {
 		{"report", 0, 5, 5, true, false},
 		{"1 more is over", 1, 5, 5, false, false},
 		{"a huge cost does not overflow", 1<<63 - 1, 5, 5, false, false},
-		{"negative cost", -1, 5, 0, false, true},
+		{"negative cost only reports", -1, 5, 5, true, false},
 		{"zero limit", 1, 0, 0, false, true},
 	}
 	for _, tt := range tests {
