@@ -49,7 +49,8 @@
 // callers' clocks (years 1678 to 2262), and compares it with the now it is given.
 // Dead records are replaced by the next Claim of their key; DeleteExpired removes the
 // others. The only text put into SQL is Config.Table, checked by New to be a lower-case
-// identifier and quoted.
+// identifier and quoted. It needs PostgreSQL 9.5 or later (tested on 15), at the READ
+// COMMITTED isolation level it assumes (a stricter default only costs retries).
 //
 // # Security considerations
 //

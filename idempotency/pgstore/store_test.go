@@ -40,6 +40,7 @@ func TestPostgres(t *testing.T) {
 		{"New", testNew},
 		{"CreateSchema", testCreateSchema},
 		{"ConcurrentClaims", testConcurrentClaims},
+		{"ConcurrentClaimsSerializable", testConcurrentClaimsSerializable},
 		{"ClaimRacesAWriter", testClaimRacesAWriter},
 		{"StoredRow", testStoredRow},
 		{"OneStatement", testOneStatement},
@@ -147,9 +148,25 @@ func testCreateSchema(t *testing.T, srv *testserver.PostgresServer, _ *pgxpool.P
 // record. Each round uses a fresh key, then a key whose record is dead, so both the
 // INSERT and the UPDATE paths race.
 func testConcurrentClaims(t *testing.T, srv *testserver.PostgresServer, _ *pgxpool.Pool) {
+	concurrentClaims(t, srv, "")
+}
+
+// testConcurrentClaimsSerializable is testConcurrentClaims on connections whose
+// default isolation is SERIALIZABLE, where a Claim racing an insert fails with a
+// serialization failure and runs again.
+func testConcurrentClaimsSerializable(t *testing.T, srv *testserver.PostgresServer, _ *pgxpool.Pool) {
+	concurrentClaims(t, srv, "serializable")
+}
+
+func concurrentClaims(t *testing.T, srv *testserver.PostgresServer, isolation string) {
 	table := newTable()
 	var queries queryCounter
-	traced := func(c *pgxpool.Config) { c.ConnConfig.Tracer = &queries }
+	traced := func(c *pgxpool.Config) {
+		c.ConnConfig.Tracer = &queries
+		if isolation != "" {
+			c.ConnConfig.RuntimeParams["default_transaction_isolation"] = isolation
+		}
+	}
 	a := newStore(t, newPool(t, srv.URL, traced), table)
 	b := newStore(t, newPool(t, srv.URL, traced), table)
 	for round := range 6 {

@@ -21,7 +21,8 @@
 // after a restart or SCRIPT FLUSH): one round trip to claim a key and one to complete
 // it, and a replay is one round trip. The script reads the record and, when there is
 // none or it is no longer live, writes the claim, atomically: of any number of
-// concurrent Claims of one key, one is acquired.
+// concurrent Claims of one key, one is acquired. It needs Redis 4 or later (tested on
+// 7).
 //
 // Time comes from the caller (the middleware's Config.Now), never from the Redis
 // server: a record is live while its end (the lease's, then the keep time's) is after
