@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"sync"
 	"time"
 )
@@ -15,7 +16,7 @@ const DefaultMaxKeys = 100_000
 // MaxKeysLimit is the largest LimiterConfig.MaxKeys: slot indices are int32.
 const MaxKeysLimit = 1 << 30
 
-const maxShards = 64
+const maxShards = 64 // a power of two; a shard is chosen by the low bits of the key's hash
 
 // LimiterConfig configures a Limiter. Rate and Burst are required.
 type LimiterConfig struct {
@@ -29,7 +30,9 @@ type LimiterConfig struct {
 	// cap is reached the least recently used key is forgotten (an approximation: see
 	// Limiter).
 	MaxKeys int
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means the system clock, read as time.Now at NewLimiter
+	// advanced by the monotonic clock: one clock read per decision instead of time.Now's
+	// two, and stepping the wall clock (NTP, an operator) neither frees nor blocks keys.
 	Now func() time.Time
 }
 
@@ -65,21 +68,40 @@ type Result struct {
 // only give back tokens the key was still paying off, never more than Burst of them; an
 // attacker cycling through more than MaxKeys keys gains nothing he could not get by
 // using that many keys, each with its own full burst.
+//
+// Two keys whose hashes collide are still two keys: a lookup compares the key itself, so
+// a collision costs a probe, never a shared limit. Each tracked key costs about 40 to 50
+// bytes (its slot, index entry and reference bit) plus the key string, which the limiter
+// retains.
 type Limiter struct {
-	rate     float64
-	interval int64 // nanoseconds per cost unit, the emission interval T
-	tau      int64 // burst tolerance: Burst*T
-	burst    int
-	now      func() time.Time
-	seed     maphash.Seed
-	mask     uint64
-	shards   []shard
+	rate      float64
+	interval  int64   // nanoseconds per cost unit, the emission interval T
+	perUnit   divider // divides by interval
+	tau       int64   // burst tolerance: Burst*T
+	burst     int
+	now       func() time.Time // never nil: cfg.Now or l.systemClock
+	systemNow bool             // now is l.systemClock: Allow reads the monotonic clock itself
+	// The timeline of TATs: nanoseconds, epochNano at epoch, and for any other time t
+	// epochNano + t.Sub(epoch), which follows the monotonic clock when t has a reading.
+	epoch     time.Time // time.Now at NewLimiter, with its monotonic clock reading
+	epochNano int64     // epoch.UnixNano()
+	seed      maphash.Seed
+	hashMask  uint64 // all ones; tests clear bits to force hash collisions
+	mask      uint64 // shard count - 1
+	shards    []shard
 }
 
+// shard is one lock's worth of keys: slots holds the keys and their TATs, in the order
+// the CLOCK hand visits them; table indexes the slots by hash, with open addressing and
+// linear probing.
 type shard struct {
-	mu    sync.Mutex
-	index map[string]int32
+	mu sync.Mutex
+	// table entries are hi<<32 | (slot index + 1), where hi is the high half of the key's
+	// hash and also chooses the entry's home bucket; 0 marks an empty bucket. The table is
+	// a power of two long and at most three quarters full, so every probe ends.
+	table []uint64
 	slots []slot
+	refs  []uint64 // reference bits of the CLOCK, one per slot
 	cap   int
 	hand  int
 	_     [64]byte // keep neighbouring shards' mutexes off one cache line
@@ -87,8 +109,7 @@ type shard struct {
 
 type slot struct {
 	key string
-	tat int64 // theoretical arrival time, Unix nanoseconds
-	ref bool  // used since the clock hand last passed
+	tat int64 // theoretical arrival time, nanoseconds on the limiter's timeline
 }
 
 // ErrInvalidConfig is wrapped by the errors of NewLimiter and New for a config they refuse.
@@ -118,11 +139,15 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 		interval: int64(interval),
 		burst:    cfg.Burst,
 		now:      cfg.Now,
+		epoch:    time.Now(),
 		seed:     maphash.MakeSeed(),
+		hashMask: ^uint64(0),
 	}
+	l.epochNano = l.epoch.UnixNano()
+	l.perUnit = newDivider(uint64(l.interval)) // #nosec G115 -- interval is at least 1
 	l.tau = l.interval * int64(cfg.Burst)
 	if l.now == nil {
-		l.now = time.Now
+		l.now, l.systemNow = l.systemClock, true
 	}
 	maxKeys := cfg.MaxKeys
 	if maxKeys == 0 {
@@ -141,10 +166,12 @@ func NewLimiter(cfg LimiterConfig) (*Limiter, error) {
 		if i < maxKeys%n {
 			s.cap++
 		}
-		s.index = make(map[string]int32)
 	}
 	return l, nil
 }
+
+// systemClock is the default clock: the epoch advanced by the monotonic clock.
+func (l *Limiter) systemClock() time.Time { return l.epoch.Add(time.Since(l.epoch)) }
 
 // Limit returns the configured rate and burst.
 func (l *Limiter) Limit() Limit { return Limit{Rate: l.rate, Burst: l.burst} }
@@ -155,28 +182,42 @@ func (l *Limiter) Burst() int { return l.burst }
 // Window returns Burst/Rate: how long an idle key takes to get its full burst back.
 func (l *Limiter) Window() time.Duration { return time.Duration(l.tau) }
 
-// Allow is AllowAt(key, cost, time.Now()) with the limiter's clock.
+// Allow is AllowAt(key, cost, now) with now from the limiter's clock (LimiterConfig.Now).
 func (l *Limiter) Allow(key string, cost int) Result {
+	if l.systemNow {
+		// What AllowAt(key, cost, l.systemClock()) computes, without building the time.
+		return l.decide(key, cost, l.epochNano+int64(time.Since(l.epoch)))
+	}
 	return l.AllowAt(key, cost, l.now())
 }
 
 // AllowAt decides whether key may spend cost units at now and, if so, spends them. A cost
 // of zero or less only reports the key's state. A cost above Burst is never allowed
 // (RetryAfter -1). It does not allocate for a key already tracked.
+//
+// Times are compared by their monotonic clock reading when they have one (as the results
+// of time.Now and of the default clock do) and by the wall clock otherwise (as times from
+// time.Date or a fake clock), the rule of time.Time.Sub.
 func (l *Limiter) AllowAt(key string, cost int, now time.Time) Result {
-	t := now.UnixNano()
-	s := &l.shards[maphash.String(l.seed, key)&l.mask]
+	return l.decide(key, cost, l.epochNano+int64(now.Sub(l.epoch)))
+}
+
+// decide is AllowAt with now as nanoseconds on the limiter's timeline.
+func (l *Limiter) decide(key string, cost int, t int64) Result {
+	h := maphash.String(l.seed, key) & l.hashMask
+	s := &l.shards[h&l.mask]
+	hi := uint32(h >> 32)
 	s.mu.Lock()
-	i, found := s.index[key]
+	i := s.find(key, hi)
 	tat := t
-	if found && s.slots[i].tat > t {
+	if i >= 0 && s.slots[i].tat > t {
 		tat = s.slots[i].tat
 	}
 	res := Result{Limit: l.burst}
 	if cost > l.burst {
 		s.mu.Unlock()
 		res.RetryAfter = -1
-		res.Remaining = int((t + l.tau - tat) / l.interval)
+		res.Remaining = l.units(t + l.tau - tat)
 		res.ResetAfter = time.Duration(tat - t)
 		return res
 	}
@@ -186,58 +227,194 @@ func (l *Limiter) AllowAt(key string, cost int, now time.Time) Result {
 	newTAT := tat + int64(cost)*l.interval
 	allowAt := newTAT - l.tau
 	if t < allowAt {
-		if found {
-			s.slots[i].ref = true
+		if i >= 0 {
+			s.refs[i>>6] |= 1 << (i & 63)
 		}
 		s.mu.Unlock()
 		res.RetryAfter = time.Duration(allowAt - t)
-		res.Remaining = int((t + l.tau - tat) / l.interval)
+		res.Remaining = l.units(t + l.tau - tat)
 		res.ResetAfter = time.Duration(tat - t)
 		return res
 	}
 	switch {
-	case found:
-		s.slots[i].tat, s.slots[i].ref = newTAT, true
+	case i >= 0:
+		s.slots[i].tat = newTAT
+		s.refs[i>>6] |= 1 << (i & 63)
 	case cost > 0:
-		s.insert(key, newTAT, t)
+		s.insert(l, key, hi, newTAT, t)
 	}
 	s.mu.Unlock()
 	res.Allowed = true
-	res.Remaining = int((t + l.tau - newTAT) / l.interval)
+	res.Remaining = l.units(t + l.tau - newTAT)
 	res.ResetAfter = time.Duration(newTAT - t)
 	return res
 }
 
-// insert adds key; s.mu is held and key is absent.
-func (s *shard) insert(key string, tat, now int64) {
-	if len(s.slots) < s.cap {
-		s.index[key] = int32(len(s.slots)) // #nosec G115 -- below s.cap ≤ MaxKeysLimit < 2^31
+// units is d / l.interval, rounded toward zero.
+func (l *Limiter) units(d int64) int {
+	if d < 0 {
+		return int(d / l.interval) // only when AllowAt's time goes back past a TAT
+	}
+	return int(l.perUnit.div(uint64(d))) // #nosec G115 -- d ≥ 0, and the quotient is at most d
+}
+
+// divider divides by a fixed positive d with a multiplication and shifts instead of a
+// division instruction, exactly for every uint64 numerator: the algorithm of
+// Granlund and Montgomery as libdivide implements it for unsigned 64-bit integers.
+type divider struct {
+	magic uint64 // 0 when d is a power of two
+	shift uint
+	add   bool // magic is 65 bits long: magic + 2^64
+}
+
+func newDivider(d uint64) divider {
+	log := uint(63 - bits.LeadingZeros64(d)) // #nosec G115 -- d > 0: between 0 and 63
+	if d&(d-1) == 0 {
+		return divider{shift: log}
+	}
+	m, rem := bits.Div64(1<<log, 0, d) // 2^(64+log) / d; 2^log < d, so it fits
+	v := divider{shift: log}
+	if e := d - rem; e >= 1<<log {
+		// 2^(64+log) is not enough: use 2^(65+log), doubling quotient and remainder.
+		m += m
+		if twice := rem + rem; twice >= d || twice < rem {
+			m++
+		}
+		v.add = true
+	}
+	v.magic = m + 1
+	return v
+}
+
+func (v divider) div(n uint64) uint64 {
+	if v.magic == 0 {
+		return n >> v.shift
+	}
+	q, _ := bits.Mul64(v.magic, n)
+	if v.add {
+		return ((n-q)>>1 + q) >> v.shift
+	}
+	return q >> v.shift
+}
+
+// entryHash returns the hash half of a table entry.
+func entryHash(e uint64) uint32 { return uint32(e >> 32) }
+
+// entrySlot returns the slot index of a table entry.
+func entrySlot(e uint64) int {
+	return int(e&0xffff_ffff) - 1 // #nosec G115 -- a slot index + 1, at most MaxKeysLimit
+}
+
+// find returns the slot of key, whose hash has high half hi, or -1; s.mu is held.
+func (s *shard) find(key string, hi uint32) int {
+	m := len(s.table) - 1
+	if m < 0 {
+		return -1
+	}
+	for p := int(hi) & m; ; p = (p + 1) & m {
+		e := s.table[p]
+		if e == 0 {
+			return -1
+		}
+		if entryHash(e) == hi {
+			if i := entrySlot(e); s.slots[i].key == key {
+				return i
+			}
+		}
+	}
+}
+
+// insert adds key, whose hash has high half hi; s.mu is held and key is absent.
+func (s *shard) insert(l *Limiter, key string, hi uint32, tat, now int64) {
+	var i int
+	switch {
+	case len(s.slots) < s.cap:
+		if 4*(len(s.slots)+1) > 3*len(s.table) {
+			s.grow()
+		}
+		if len(s.slots) == cap(s.slots) {
+			// Grow by half, never past the cap: a full shard holds no spare slots.
+			n := min(len(s.slots)+max(len(s.slots)/2, 16), s.cap)
+			slots := make([]slot, len(s.slots), n)
+			copy(slots, s.slots)
+			s.slots = slots
+		}
+		i = len(s.slots)
 		s.slots = append(s.slots, slot{key: key, tat: tat})
-		return
-	}
-	if s.cap == 0 {
+		if i&63 == 0 {
+			s.refs = append(s.refs, 0)
+		}
+	case s.cap == 0:
 		return // a shard with no room tracks nothing: every key is new, with a full burst
+	default:
+		i = s.evict(l, now)
+		s.slots[i] = slot{key: key, tat: tat}
 	}
+	m := len(s.table) - 1
+	p := int(hi) & m
+	for s.table[p] != 0 {
+		p = (p + 1) & m
+	}
+	s.table[p] = uint64(hi)<<32 | uint64(i+1) // #nosec G115 -- i < s.cap ≤ MaxKeysLimit < 2^32-1
+}
+
+// evict forgets one key and returns its slot, now free and without its reference bit;
+// s.mu is held and the shard is full.
+func (s *shard) evict(l *Limiter, now int64) int {
 	// CLOCK: a key whose TAT has passed is as good as absent and goes at once; otherwise
 	// the first key not used since the hand last passed it.
 	for {
-		v := &s.slots[s.hand]
-		if v.tat <= now || !v.ref {
+		w, b := s.hand>>6, uint64(1)<<(s.hand&63)
+		if s.slots[s.hand].tat <= now || s.refs[w]&b == 0 {
+			s.refs[w] &^= b
 			break
 		}
-		v.ref = false
-		s.hand++
-		if s.hand == len(s.slots) {
-			s.hand = 0
+		s.refs[w] &^= b
+		s.advance()
+	}
+	i := s.hand
+	s.advance()
+	// Find the victim's entry from its hash, then close the gap it leaves (backward-shift
+	// deletion), so that no probe sequence is broken and no tombstone is needed.
+	hi := uint32((maphash.String(l.seed, s.slots[i].key) & l.hashMask) >> 32)
+	m := len(s.table) - 1
+	p := int(hi) & m
+	for entrySlot(s.table[p]) != i {
+		p = (p + 1) & m
+	}
+	for q := (p + 1) & m; s.table[q] != 0; q = (q + 1) & m {
+		// The entry at q may fill the gap at p unless its home lies in (p, q].
+		if home := int(entryHash(s.table[q])) & m; (q-home)&m >= (q-p)&m {
+			s.table[p] = s.table[q]
+			p = q
 		}
 	}
-	v := &s.slots[s.hand]
-	delete(s.index, v.key)
-	*v = slot{key: key, tat: tat}
-	s.index[key] = int32(s.hand) // #nosec G115 -- below s.cap ≤ MaxKeysLimit < 2^31
+	s.table[p] = 0
+	s.slots[i] = slot{}
+	return i
+}
+
+func (s *shard) advance() {
 	s.hand++
 	if s.hand == len(s.slots) {
 		s.hand = 0
+	}
+}
+
+// grow doubles the table (or makes the first one) and re-files every entry.
+func (s *shard) grow() {
+	old := s.table
+	s.table = make([]uint64, max(2*len(old), 16))
+	m := len(s.table) - 1
+	for _, e := range old {
+		if e == 0 {
+			continue
+		}
+		p := int(entryHash(e)) & m
+		for s.table[p] != 0 {
+			p = (p + 1) & m
+		}
+		s.table[p] = e
 	}
 }
 

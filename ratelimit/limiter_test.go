@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"errors"
+	"hash/maphash"
+	"math/rand/v2"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -284,4 +286,232 @@ func FuzzLimiterBound(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkIndex verifies every shard's index against its slots: each slot is filed once,
+// under the hash of its own key, and reachable by a probe from its home bucket (no empty
+// bucket in between); the table is at most three quarters full; the reference bits
+// cover the slots.
+func checkIndex(t *testing.T, l *Limiter) {
+	t.Helper()
+	for si := range l.shards {
+		s := &l.shards[si]
+		s.mu.Lock()
+		if len(s.slots) > s.cap {
+			t.Errorf("shard %d: %d slots, want at most %d", si, len(s.slots), s.cap)
+		}
+		if len(s.table) > 0 && 4*len(s.slots) > 3*len(s.table) {
+			t.Errorf("shard %d: %d slots in a table of %d, want at most 3/4 full", si, len(s.slots), len(s.table))
+		}
+		if got, want := len(s.refs), (len(s.slots)+63)/64; got != want {
+			t.Errorf("shard %d: %d words of reference bits, want %d", si, got, want)
+		}
+		m := len(s.table) - 1
+		seen := make(map[int]bool, len(s.slots))
+		for p, e := range s.table {
+			if e == 0 {
+				continue
+			}
+			i := entrySlot(e)
+			if i < 0 || i >= len(s.slots) || seen[i] {
+				t.Errorf("shard %d bucket %d: slot %d out of range or filed twice", si, p, i)
+				continue
+			}
+			seen[i] = true
+			h := maphash.String(l.seed, s.slots[i].key) & l.hashMask
+			if h&l.mask != uint64(si) || uint32(h>>32) != entryHash(e) {
+				t.Errorf("shard %d bucket %d: filed under the wrong hash", si, p)
+			}
+			for q := int(entryHash(e)) & m; q != p; q = (q + 1) & m {
+				if s.table[q] == 0 {
+					t.Errorf("shard %d bucket %d: unreachable from its home bucket %d", si, p, int(entryHash(e))&m)
+					break
+				}
+			}
+			if got := s.find(s.slots[i].key, uint32(h>>32)); got != i {
+				t.Errorf("shard %d: find of slot %d's key = %d, want %d", si, i, got, i)
+			}
+		}
+		if len(seen) != len(s.slots) {
+			t.Errorf("shard %d: %d slots filed, want %d", si, len(seen), len(s.slots))
+		}
+		s.mu.Unlock()
+	}
+}
+
+// collisionMasks force hash collisions: hashMask clears bits of every key's hash.
+var collisionMasks = []struct {
+	name string
+	mask uint64
+}{
+	{"no collisions", ^uint64(0)},
+	{"every key the same hash", 0},
+	{"one shard, distinct hashes", 0xffff_ffff_0000_0000},
+	{"four hashes in each shard", 0x0000_0003_0000_003f},
+	{"sixteen hashes, one shard", 0xf000_0000_0000_0000},
+}
+
+// Keys whose hashes collide keep separate limits: the lookup compares the key.
+func TestLimiterHashCollisions(t *testing.T) {
+	for _, cm := range collisionMasks {
+		t.Run(cm.name, func(t *testing.T) {
+			// 32768 keys: 512 a shard, room for all 300 even when they share one shard.
+			l, c := newTestLimiter(t, LimiterConfig{Rate: 1, Burst: 2, MaxKeys: 32768})
+			l.hashMask = cm.mask
+			const n = 300
+			for i := range n {
+				k := "k" + strconv.Itoa(i)
+				for j, want := range []bool{true, true, false} {
+					if got := l.Allow(k, 1).Allowed; got != want {
+						t.Fatalf("key %d, request %d: got allowed %v, want %v", i, j, got, want)
+					}
+				}
+			}
+			if got := l.Len(); got != n {
+				t.Fatalf("Len() = %d, want %d", got, n)
+			}
+			checkIndex(t, l)
+			c.Advance(time.Second) // one unit back for every key
+			for i := range n {
+				k := "k" + strconv.Itoa(i)
+				if r := l.Allow(k, 1); !r.Allowed || r.Remaining != 0 {
+					t.Fatalf("key %d after 1s: got %+v, want allowed with 0 remaining", i, r)
+				}
+				if l.Allow(k, 1).Allowed {
+					t.Fatalf("key %d after 1s: second request allowed, want refused", i)
+				}
+			}
+		})
+	}
+}
+
+// Eviction under collisions keeps the index whole: every tracked key is still found
+// (refused, since its burst is spent), none is found twice, and Len stays bounded.
+func TestLimiterEvictionWithCollisions(t *testing.T) {
+	for _, cm := range collisionMasks {
+		for _, maxKeys := range []int{16, 100, 1000} {
+			t.Run(cm.name+"/"+strconv.Itoa(maxKeys), func(t *testing.T) {
+				l, _ := newTestLimiter(t, LimiterConfig{Rate: 1, Burst: 1, MaxKeys: maxKeys})
+				l.hashMask = cm.mask
+				n := 20 * maxKeys
+				if cm.mask == 0 {
+					n = 3 * maxKeys // every lookup probes the whole cluster
+				}
+				for i := range n {
+					if !l.Allow("k"+strconv.Itoa(i), 1).Allowed {
+						t.Fatalf("new key %d refused, want allowed", i)
+					}
+					if i%97 == 0 {
+						checkIndex(t, l)
+					}
+				}
+				checkIndex(t, l)
+				if got := l.Len(); got > maxKeys || got == 0 {
+					t.Fatalf("Len() = %d, want between 1 and %d", got, maxKeys)
+				}
+				for si := range l.shards {
+					for _, sl := range l.shards[si].slots {
+						if l.Allow(sl.key, 1).Allowed {
+							t.Fatal("a tracked key was allowed twice in one instant: its entry was lost")
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// The limiter agrees with a direct GCRA model (a map of TATs) on random arrivals over a
+// few colliding keys, to the nanosecond.
+func TestLimiterMatchesModel(t *testing.T) {
+	for _, cm := range collisionMasks {
+		t.Run(cm.name, func(t *testing.T) {
+			const burst, interval = 5, int64(200 * time.Millisecond)
+			l, c := newTestLimiter(t, LimiterConfig{Rate: 5, Burst: burst, MaxKeys: 1 << 16})
+			l.hashMask = cm.mask
+			model := map[string]int64{}
+			r := rand.New(rand.NewPCG(7, 9))
+			for step := range 20_000 {
+				c.Advance(time.Duration(r.Int64N(int64(150 * time.Millisecond))))
+				now := c.Now().UnixNano()
+				key := "key-" + strconv.Itoa(r.IntN(500))
+				cost := r.IntN(burst+3) - 1
+				tat := max(model[key], now)
+				want := Result{Limit: burst, ResetAfter: time.Duration(tat - now), Remaining: int((now + burst*interval - tat) / interval)}
+				switch newTAT := tat + int64(max(cost, 0))*interval; {
+				case cost > burst:
+					want.RetryAfter = -1
+				case newTAT-burst*interval > now:
+					want.RetryAfter = time.Duration(newTAT - burst*interval - now)
+				default:
+					want.Allowed = true
+					want.Remaining = int((now + burst*interval - newTAT) / interval)
+					want.ResetAfter = time.Duration(newTAT - now)
+					if cost > 0 {
+						model[key] = newTAT
+					}
+				}
+				if got := l.Allow(key, cost); got != want {
+					t.Fatalf("step %d (cost %d): got %+v, want %+v", step, cost, got, want)
+				}
+			}
+			checkIndex(t, l)
+		})
+	}
+}
+
+// The default clock is monotonic, and AllowAt with a time from time.Now or from the
+// limiter's own clock lands on the same timeline as Allow.
+func TestLimiterSystemClock(t *testing.T) {
+	l, err := NewLimiter(LimiterConfig{Rate: 1, Burst: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	if !l.Allow("k", 1).Allowed {
+		t.Fatal("first request refused, want allowed")
+	}
+	if r := l.Allow("k", 1); r.Allowed || r.RetryAfter <= 0 || r.RetryAfter > time.Second {
+		t.Errorf("second request: got %+v, want refused with RetryAfter in (0, 1s]", r)
+	}
+	for _, tt := range []struct {
+		name        string
+		at          time.Time
+		wantAllowed bool
+	}{
+		{"time.Now", time.Now(), false},
+		{"limiter clock", l.now(), false},
+		{"limiter clock + 0.5s", l.now().Add(500 * time.Millisecond), false},
+		{"time.Now + 1s", before.Add(time.Second + time.Millisecond), true}, // last: it moves the TAT
+	} {
+		r := l.AllowAt("k", 0, tt.at) // cost 0: look without spending
+		if got := r.ResetAfter <= 0; got != tt.wantAllowed {
+			t.Errorf("%s: ResetAfter %v, want the key %s", tt.name, r.ResetAfter, map[bool]string{true: "idle", false: "busy"}[tt.wantAllowed])
+		}
+	}
+	if d := time.Until(l.now()); d < -time.Second || d > time.Second {
+		t.Errorf("limiter clock %v from time.Now, want within 1s", d)
+	}
+}
+
+// The divider agrees with the division instruction.
+func TestDivider(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	ds := []uint64{1, 2, 3, 5, 6, 7, 10, 641, 1000, 999_999_999, 1_000_000_000, 1_000_000_007,
+		1<<32 - 1, 1 << 32, 1<<32 + 1, 1<<63 - 1, 1 << 63, 1<<63 + 1, 1<<64 - 1}
+	for range 2000 {
+		ds = append(ds, r.Uint64()>>r.UintN(64)|1, r.Uint64()>>r.UintN(64)+1)
+	}
+	for _, d := range ds {
+		v := newDivider(d)
+		ns := []uint64{0, 1, d - 1, d, d + 1, 2*d - 1, 2 * d, 1<<63 - 1, 1 << 63, 1<<64 - 1, (1<<64 - 1) / d * d, (1<<64-1)/d*d - 1}
+		for range 200 {
+			ns = append(ns, r.Uint64(), r.Uint64()>>r.UintN(64), r.Uint64N(100)*d+r.Uint64N(d))
+		}
+		for _, n := range ns {
+			if got, want := v.div(n), n/d; got != want {
+				t.Fatalf("%d / %d: got %d, want %d", n, d, got, want)
+			}
+		}
+	}
 }
