@@ -71,8 +71,7 @@ type Result struct {
 //
 // Two keys whose hashes collide are still two keys: a lookup compares the key itself, so
 // a collision costs a probe, never a shared limit. Each tracked key costs about 40 to 50
-// bytes (its slot, index entry and reference bit) plus the key string, which the limiter
-// retains.
+// bytes (its slot and index entry) plus the key string, which the limiter retains.
 type Limiter struct {
 	rate      float64
 	interval  int64   // nanoseconds per cost unit, the emission interval T
@@ -96,12 +95,12 @@ type Limiter struct {
 // linear probing.
 type shard struct {
 	mu sync.Mutex
-	// table entries are hi<<32 | (slot index + 1), where hi is the high half of the key's
-	// hash and also chooses the entry's home bucket; 0 marks an empty bucket. The table is
-	// a power of two long and at most three quarters full, so every probe ends.
-	table []uint64
+	// table entries are tag | (slot index + 1), where tag is the top 7 bits of the slot's
+	// hi and the low bits of hi choose the entry's home bucket; 0 marks an empty bucket.
+	// The table is a power of two long, at most 2^25 (a shard holds at most 2^24 keys),
+	// and at most three quarters full, so every probe ends.
+	table []uint32
 	slots []slot
-	refs  []uint64 // reference bits of the CLOCK, one per slot
 	cap   int
 	hand  int
 	_     [64]byte // keep neighbouring shards' mutexes off one cache line
@@ -109,8 +108,15 @@ type shard struct {
 
 type slot struct {
 	key string
-	tat int64 // theoretical arrival time, nanoseconds on the limiter's timeline
+	tat int64  // theoretical arrival time, nanoseconds on the limiter's timeline
+	hi  uint32 // the high half of the key's hash
+	ref bool   // used since the clock hand last passed
 }
+
+const (
+	entrySlotBits = 25 // slot index + 1: a shard holds at most MaxKeysLimit/maxShards = 2^24 keys
+	entrySlotMask = 1<<entrySlotBits - 1
+)
 
 // ErrInvalidConfig is wrapped by the errors of NewLimiter and New for a config they refuse.
 var ErrInvalidConfig = errors.New("ratelimit: invalid config")
@@ -228,7 +234,7 @@ func (l *Limiter) decide(key string, cost int, t int64) Result {
 	allowAt := newTAT - l.tau
 	if t < allowAt {
 		if i >= 0 {
-			s.refs[i>>6] |= 1 << (i & 63)
+			s.slots[i].ref = true
 		}
 		s.mu.Unlock()
 		res.RetryAfter = time.Duration(allowAt - t)
@@ -238,10 +244,9 @@ func (l *Limiter) decide(key string, cost int, t int64) Result {
 	}
 	switch {
 	case i >= 0:
-		s.slots[i].tat = newTAT
-		s.refs[i>>6] |= 1 << (i & 63)
+		s.slots[i].tat, s.slots[i].ref = newTAT, true
 	case cost > 0:
-		s.insert(l, key, hi, newTAT, t)
+		s.insert(key, hi, newTAT, t)
 	}
 	s.mu.Unlock()
 	res.Allowed = true
@@ -297,13 +302,11 @@ func (v divider) div(n uint64) uint64 {
 	return q >> v.shift
 }
 
-// entryHash returns the hash half of a table entry.
-func entryHash(e uint64) uint32 { return uint32(e >> 32) }
+// entryTag returns the tag of a table entry for a key whose hash has high half hi.
+func entryTag(hi uint32) uint32 { return hi &^ entrySlotMask }
 
 // entrySlot returns the slot index of a table entry.
-func entrySlot(e uint64) int {
-	return int(e&0xffff_ffff) - 1 // #nosec G115 -- a slot index + 1, at most MaxKeysLimit
-}
+func entrySlot(e uint32) int { return int(e&entrySlotMask) - 1 }
 
 // find returns the slot of key, whose hash has high half hi, or -1; s.mu is held.
 func (s *shard) find(key string, hi uint32) int {
@@ -311,13 +314,14 @@ func (s *shard) find(key string, hi uint32) int {
 	if m < 0 {
 		return -1
 	}
+	tag := entryTag(hi)
 	for p := int(hi) & m; ; p = (p + 1) & m {
 		e := s.table[p]
 		if e == 0 {
 			return -1
 		}
-		if entryHash(e) == hi {
-			if i := entrySlot(e); s.slots[i].key == key {
+		if e&^entrySlotMask == tag {
+			if i := entrySlot(e); s.slots[i].hi == hi && s.slots[i].key == key {
 				return i
 			}
 		}
@@ -325,13 +329,10 @@ func (s *shard) find(key string, hi uint32) int {
 }
 
 // insert adds key, whose hash has high half hi; s.mu is held and key is absent.
-func (s *shard) insert(l *Limiter, key string, hi uint32, tat, now int64) {
+func (s *shard) insert(key string, hi uint32, tat, now int64) {
 	var i int
 	switch {
 	case len(s.slots) < s.cap:
-		if 4*(len(s.slots)+1) > 3*len(s.table) {
-			s.grow()
-		}
 		if len(s.slots) == cap(s.slots) {
 			// Grow by half, never past the cap: a full shard holds no spare slots.
 			n := min(len(s.slots)+max(len(s.slots)/2, 16), s.cap)
@@ -340,57 +341,61 @@ func (s *shard) insert(l *Limiter, key string, hi uint32, tat, now int64) {
 			s.slots = slots
 		}
 		i = len(s.slots)
-		s.slots = append(s.slots, slot{key: key, tat: tat})
-		if i&63 == 0 {
-			s.refs = append(s.refs, 0)
+		s.slots = append(s.slots, slot{key: key, tat: tat, hi: hi})
+		if 4*len(s.slots) > 3*len(s.table) {
+			s.grow() // files the new slot too
+			return
 		}
 	case s.cap == 0:
 		return // a shard with no room tracks nothing: every key is new, with a full burst
 	default:
-		i = s.evict(l, now)
-		s.slots[i] = slot{key: key, tat: tat}
+		i = s.evict(now)
+		s.slots[i] = slot{key: key, tat: tat, hi: hi}
 	}
+	s.file(i)
+}
+
+// file enters slot i in the table; s.mu is held and the table has room.
+func (s *shard) file(i int) {
+	hi := s.slots[i].hi
 	m := len(s.table) - 1
 	p := int(hi) & m
 	for s.table[p] != 0 {
 		p = (p + 1) & m
 	}
-	s.table[p] = uint64(hi)<<32 | uint64(i+1) // #nosec G115 -- i < s.cap ≤ MaxKeysLimit < 2^32-1
+	s.table[p] = entryTag(hi) | uint32(i+1) // #nosec G115 -- i < s.cap ≤ 2^24
 }
 
-// evict forgets one key and returns its slot, now free and without its reference bit;
-// s.mu is held and the shard is full.
-func (s *shard) evict(l *Limiter, now int64) int {
+// evict forgets one key and returns its slot, now free; s.mu is held and the shard is
+// full.
+func (s *shard) evict(now int64) int {
 	// CLOCK: a key whose TAT has passed is as good as absent and goes at once; otherwise
 	// the first key not used since the hand last passed it.
 	for {
-		w, b := s.hand>>6, uint64(1)<<(s.hand&63)
-		if s.slots[s.hand].tat <= now || s.refs[w]&b == 0 {
-			s.refs[w] &^= b
+		v := &s.slots[s.hand]
+		if v.tat <= now || !v.ref {
 			break
 		}
-		s.refs[w] &^= b
+		v.ref = false
 		s.advance()
 	}
 	i := s.hand
 	s.advance()
-	// Find the victim's entry from its hash, then close the gap it leaves (backward-shift
-	// deletion), so that no probe sequence is broken and no tombstone is needed.
-	hi := uint32((maphash.String(l.seed, s.slots[i].key) & l.hashMask) >> 32)
+	// Find the victim's entry, then close the gap it leaves (backward-shift deletion), so
+	// that no probe sequence is broken and no tombstone is needed.
 	m := len(s.table) - 1
-	p := int(hi) & m
+	p := int(s.slots[i].hi) & m
 	for entrySlot(s.table[p]) != i {
 		p = (p + 1) & m
 	}
 	for q := (p + 1) & m; s.table[q] != 0; q = (q + 1) & m {
 		// The entry at q may fill the gap at p unless its home lies in (p, q].
-		if home := int(entryHash(s.table[q])) & m; (q-home)&m >= (q-p)&m {
+		if home := int(s.slots[entrySlot(s.table[q])].hi) & m; (q-home)&m >= (q-p)&m {
 			s.table[p] = s.table[q]
 			p = q
 		}
 	}
 	s.table[p] = 0
-	s.slots[i] = slot{}
 	return i
 }
 
@@ -401,20 +406,11 @@ func (s *shard) advance() {
 	}
 }
 
-// grow doubles the table (or makes the first one) and re-files every entry.
+// grow doubles the table (or makes the first one) and files every slot in it.
 func (s *shard) grow() {
-	old := s.table
-	s.table = make([]uint64, max(2*len(old), 16))
-	m := len(s.table) - 1
-	for _, e := range old {
-		if e == 0 {
-			continue
-		}
-		p := int(entryHash(e)) & m
-		for s.table[p] != 0 {
-			p = (p + 1) & m
-		}
-		s.table[p] = e
+	s.table = make([]uint32, max(2*len(s.table), 16))
+	for i := range s.slots {
+		s.file(i)
 	}
 }
 
