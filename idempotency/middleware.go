@@ -58,7 +58,8 @@ type Config struct {
 	// Required: there is no plaintext mode. NewAESGCM, or package crypto's AEAD.
 	Sealer Sealer
 	// Key returns the principal a request's key is scoped to (authn.KeyBySubject, or a
-	// tenant-and-subject function). Required. When it reports false for a request that
+	// tenant-and-subject function). Required. When it reports false (or an empty
+	// principal) for a request that
 	// carries (or must carry) an Idempotency-Key, the request is refused with 401
 	// (problem.Unauthenticated): keys are never shared between principals, or unscoped.
 	Key func(*http.Request) (string, bool)
@@ -263,7 +264,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			return
 		}
 		principal, pok := m.key(r)
-		if !pok {
+		if !pok || principal == "" {
 			m.refuse(w, r, ErrUnauthenticated, RejectionUnauthenticated)
 			return
 		}
@@ -554,6 +555,15 @@ func (t *tee) Write(p []byte) (int, error) {
 	n, err := t.w.Write(p)
 	_, _ = t.buf.Write(p[:n])
 	return n, err
+}
+
+// FlushError flushes w (through http.ResponseController), which sends the status: the
+// headers are taken then.
+func (t *tee) FlushError() error {
+	if t.header == nil {
+		t.snapshot()
+	}
+	return http.NewResponseController(t.w).Flush()
 }
 
 func (t *tee) Unwrap() http.ResponseWriter { return t.w }

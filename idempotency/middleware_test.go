@@ -65,6 +65,9 @@ func TestRefusals(t *testing.T) {
 		{"key too long: 400", nil, post("alice", strings.Repeat("k", 256), `{}`), 400, problem.IdempotencyKeyInvalid, 0},
 		{"key of 255: runs", nil, post("alice", strings.Repeat("k", 255), `{}`), 201, "", 1},
 		{"no principal: 401", nil, post("", key1, `{}`), 401, problem.Unauthenticated, 0},
+		{"empty principal: 401", func(c *idempotency.Config) {
+			c.Key = func(*http.Request) (string, bool) { return "", true }
+		}, post("alice", key1, `{}`), 401, problem.Unauthenticated, 0},
 		{"no principal, no key, required: 401", nil, req{method: "POST", target: "/x"}, 401, problem.Unauthenticated, 0},
 		{"GET with a key: passes through", nil, req{method: "GET", target: "/x", keys: []string{key1}}, 201, "", 1},
 		{"PUT by default: passes through", nil, req{method: "PUT", target: "/x", principal: "alice"}, 201, "", 1},
@@ -203,6 +206,7 @@ func TestInProgressAndWait(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var e *env
 			var start time.Time
+			var finish func()
 			finished := false
 			e = newEnv(t, created, func(c *idempotency.Config) {
 				c.Wait = tt.wait
@@ -214,16 +218,14 @@ func TestInProgressAndWait(t *testing.T) {
 					err := sleep(ctx, d)
 					if tt.finishAfter > 0 && !finished && e.clock.Now().Sub(start) >= tt.finishAfter {
 						finished = true
-						// The first request (holding "first") completes.
-						resp := completeHeld(t, e)
-						_ = resp
+						finish() // the first request completes
 					}
 					return err
 				}
 			})
 			start = e.clock.Now()
 			// The first request is running: its claim is held in the store.
-			holdClaim(t, e)
+			finish = holdClaim(t, e)
 			w := e.do(post("alice", key1, `{"a":1}`))
 			if w.Code != tt.want {
 				t.Fatalf("got %d %s, want %d", w.Code, w.Body, tt.want)
@@ -247,11 +249,9 @@ func TestInProgressAndWait(t *testing.T) {
 }
 
 // holdClaim makes "the first request" hold key1 for alice's POST {"a":1}: it runs one
-// through a second middleware over the same store whose handler parks until the test
-// completes it.
-var held sync.Map // *env -> chan struct{}
-
-func holdClaim(t *testing.T, e *env) {
+// through a second middleware over the same store whose handler parks until finish is
+// called (or the test ends).
+func holdClaim(t *testing.T, e *env) (finish func()) {
 	t.Helper()
 	parked, proceed, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	sealer, _ := idempotency.NewAESGCM(testKey)
@@ -266,27 +266,18 @@ func holdClaim(t *testing.T, e *env) {
 	}))
 	go func() {
 		defer close(done)
-		other := &env{h: h}
-		other.do(post("alice", key1, `{"a":1}`))
+		(&env{h: h}).do(post("alice", key1, `{"a":1}`))
 	}()
 	<-parked
-	held.Store(e, [2]chan struct{}{proceed, done})
-	t.Cleanup(func() {
-		if ch, ok := held.LoadAndDelete(e); ok {
-			close(ch.([2]chan struct{})[0])
-			<-ch.([2]chan struct{})[1]
-		}
-	})
-}
-
-func completeHeld(t *testing.T, e *env) bool {
-	ch, ok := held.LoadAndDelete(e)
-	if !ok {
-		return false
+	var once sync.Once
+	finish = func() {
+		once.Do(func() {
+			close(proceed)
+			<-done
+		})
 	}
-	close(ch.([2]chan struct{})[0])
-	<-ch.([2]chan struct{})[1]
-	return true
+	t.Cleanup(finish)
+	return finish
 }
 
 func TestFailuresLetTheClientRetry(t *testing.T) {
@@ -453,9 +444,7 @@ func TestStoreFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, created, nil)
 			e2 := newEnv(t, created, func(c *idempotency.Config) { c.Store = tt.store(c.Store) })
-			_ = e
 			w := e2.do(post("alice", key1, `{"a":1}`))
 			if w.Code != tt.want || e2.runs.Load() != tt.wantRuns {
 				t.Errorf("got %d, %d runs; want %d, %d runs", w.Code, e2.runs.Load(), tt.want, tt.wantRuns)
@@ -484,10 +473,8 @@ func (panickingStore) Claim(context.Context, string, string, []byte, time.Time, 
 
 func TestCompleteFallsBackToNotReplayable(t *testing.T) {
 	// A store that refuses the response (too big for it) but takes the record.
-	e := newEnv(t, created, nil)
 	s, _ := idempotency.NewMemoryStore(idempotency.MemoryStoreConfig{MaxStoredBytes: 64})
 	e2 := newEnv(t, created, func(c *idempotency.Config) { c.Store = s })
-	_ = e
 	if w := e2.do(post("alice", key1, `{"a":1}`)); w.Code != 201 {
 		t.Fatalf("first: got %d, want 201", w.Code)
 	}
@@ -634,5 +621,58 @@ func TestCustomErrorHandler(t *testing.T) {
 	w := e.do(req{method: "POST", target: "/x", principal: "alice"})
 	if w.Code != http.StatusTeapot || !errors.Is(got, idempotency.ErrMissingKey) {
 		t.Errorf("got %d, err %v; want 418, ErrMissingKey", w.Code, got)
+	}
+}
+
+func TestFlushReachesTheClientAndIsReplayed(t *testing.T) {
+	e := newEnv(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/fhir+json")
+		_, _ = io.WriteString(w, `{"part":1,`)
+		if err := http.NewResponseController(w).Flush(); err != nil {
+			t.Errorf("Flush through the middleware: %v", err)
+		}
+		w.Header().Set("Location", "/too/late") // after the status: the client never sees it
+		_, _ = io.WriteString(w, `"part2":2}`)
+	}, nil)
+	first := e.do(post("alice", key1, `{}`))
+	if !first.Flushed {
+		t.Errorf("first: not flushed")
+	}
+	again := e.do(post("alice", key1, `{}`))
+	if again.Code != 200 || again.Body.String() != `{"part":1,"part2":2}` || again.Header().Get("Location") != "" || again.Header().Get("Content-Type") != "application/fhir+json" {
+		t.Errorf("replay: got %d %q Location %q Content-Type %q; want 200, the whole body, no Location, the type",
+			again.Code, again.Body, again.Header().Get("Location"), again.Header().Get("Content-Type"))
+	}
+}
+
+func TestWaitRunsWhenTheFirstReleases(t *testing.T) {
+	var finishFirst func()
+	e := newEnv(t, created, func(c *idempotency.Config) {
+		c.Wait = 5 * time.Second
+		sleep := c.Sleep
+		c.Sleep = func(ctx context.Context, d time.Duration) error {
+			finishFirst() // the first request fails with a 503 and releases the key
+			return sleep(ctx, d)
+		}
+	})
+	// The first request holds the key and then answers 503.
+	parked, proceed, done := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	sealer, _ := idempotency.NewAESGCM(testKey)
+	mw, _ := idempotency.New(idempotency.Config{Store: e.store, Sealer: sealer, Key: principalOf, Now: e.clock.Now})
+	go func() {
+		defer close(done)
+		(&env{h: mw.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(parked)
+			<-proceed
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}))}).do(post("alice", key1, `{"a":1}`))
+	}()
+	<-parked
+	var once sync.Once
+	finishFirst = func() { once.Do(func() { close(proceed); <-done }) }
+	defer finishFirst()
+	w := e.do(post("alice", key1, `{"a":1}`))
+	if w.Code != 201 || e.runs.Load() != 1 {
+		t.Errorf("got %d, %d runs; want 201, 1 run (the waiter took the released key)", w.Code, e.runs.Load())
 	}
 }

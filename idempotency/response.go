@@ -25,8 +25,12 @@ const encodingV1 = 0x01
 var errBadEncoding = errors.New("idempotency: malformed stored response")
 
 func (s *storedResponse) appendBinary(b []byte) []byte {
+	var status uint16 // 0, which decodeResponse refuses, for a status net/http would not send
+	if s.status >= 100 && s.status <= 999 {
+		status = uint16(s.status)
+	}
 	b = append(b, encodingV1)
-	b = binary.BigEndian.AppendUint16(b, uint16(s.status))
+	b = binary.BigEndian.AppendUint16(b, status)
 	b = binary.AppendUvarint(b, uint64(len(s.header)))
 	for k, vs := range s.header {
 		b = binary.AppendUvarint(b, uint64(len(k)))
