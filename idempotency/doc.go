@@ -68,6 +68,33 @@
 // it runs the request again. A request's lock lasts Config.Lease (1 minute by default):
 // if the process running it crashes, a retry after the lease runs it again.
 //
+// # Preconditions
+//
+// Preconditions makes updates conditional (RFC 9110 §13.1.1–2), so a client that read
+// version 3 cannot silently overwrite version 4. The handler's store supplies the current
+// version through a Versioner; wrap each route's handler inside the mux so that the
+// Versioner sees r.PathValue:
+//
+//	pre, err := idempotency.NewPreconditions(idempotency.PreconditionConfig{
+//		Versioner: idempotency.VersionerFunc(func(r *http.Request) (string, bool, error) {
+//			v, ok, err := db.PatientVersion(r.Context(), r.PathValue("id"))
+//			if err != nil || !ok {
+//				return "", ok, err
+//			}
+//			etag, err := idempotency.FHIRVersionETag(v) // W/"<versionId>"
+//			return etag, true, err
+//		}),
+//		FHIR: true, // clients send If-Match: W/"<versionId>"
+//	})
+//	mux.Handle("PUT /fhir/Patient/{id}", pre.Handler(http.HandlerFunc(updatePatient)))
+//
+// A PUT, PATCH or DELETE without If-Match (or If-None-Match: * to create only if absent)
+// is answered 428; one whose If-Match names no current version, or whose If-None-Match: *
+// finds the resource, 412; a malformed field 400; a Versioner failure 503. Each refusal
+// is recorded in the audit event ("idempotency.precondition-required", …). Serve the
+// same tags in the ETag field of reads: StrongETag for a body hash, ETagFromVersion or
+// FHIRVersionETag for a version.
+//
 // # Stores
 //
 // [Store] is the interface a backend implements; [MemoryStore] keeps records in this
@@ -99,6 +126,28 @@
 // Clocks: leases and expiry are decided on Config.Now's times, which the middleware gives
 // to the store; replicas sharing a store must keep their clocks synchronized (NTP) to
 // well under Config.Lease.
+//
+// Preconditions are not the write. Between the middleware's check and the handler's write
+// another request can change the resource, so the handler must write conditionally on the
+// version it was checked against (CheckedFromContext): UPDATE … WHERE id = $1 AND version
+// = $2, or an insert that fails if the row exists, answering 412 when nothing changed.
+// Without that, preconditions narrow the lost-update window but do not close it.
+//
+// If-Match is compared strongly, as RFC 9110 requires, unless FHIR is set. FHIR mode
+// compares the opaque tags only (W/"3" and "3" both match W/"3"), which is sound only when
+// the tag is a versionId that changes with every update — never turn it on for tags that
+// are hashes of a representation. Malformed fields are refused, never treated as absent,
+// and fields over MaxPreconditionFieldBytes (4 KiB) are malformed. Only
+// InsecureAllowUnconditional lets an unconditional update through.
+//
+// The Versioner is asked before the handler runs and its answer decides between 412 and
+// the handler's own response, so an If-None-Match: * request learns whether a resource
+// exists: run Preconditions after authentication and authorization, and make the
+// Versioner apply the same access rules as the handler. StrongETag is a hash of the body:
+// for a short or guessable body it lets whoever sees the tag confirm a guess, so prefer
+// version tags for PHI. Problem bodies never contain a tag, a version or the Versioner's
+// error. If-Modified-Since and If-Unmodified-Since are not evaluated; safe methods pass
+// through untouched.
 //
 // Logs: Config.Logger gets store failures, lost leases and sealing failures by kind only,
 // never a key, a principal or a body.
