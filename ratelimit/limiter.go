@@ -13,7 +13,8 @@ import (
 // DefaultMaxKeys is the number of keys a Limiter tracks when LimiterConfig.MaxKeys is zero.
 const DefaultMaxKeys = 100_000
 
-// MaxKeysLimit is the largest LimiterConfig.MaxKeys: slot indices are int32.
+// MaxKeysLimit is the largest LimiterConfig.MaxKeys: 2^24 keys in each of 64 shards, so
+// that a slot index fits an index entry.
 const MaxKeysLimit = 1 << 30
 
 const maxShards = 64 // a power of two; a shard is chosen by the low bits of the key's hash
@@ -33,6 +34,8 @@ type LimiterConfig struct {
 	// Now is the clock; nil means the system clock, read as time.Now at NewLimiter
 	// advanced by the monotonic clock: one clock read per decision instead of time.Now's
 	// two, and stepping the wall clock (NTP, an operator) neither frees nor blocks keys.
+	// (On Linux the monotonic clock stops while the machine is suspended, so after a
+	// suspend keys wait longer, never less.)
 	Now func() time.Time
 }
 
