@@ -134,7 +134,7 @@
 // limits in front of it, and set MinLimit to the concurrency the service must keep. A
 // client that hangs up sooner than the tolerated latency does not count against it.
 //
-// Memory: the limiter tracks at most MaxKeys keys (100 000 by default, about 80 bytes
+// Memory: the limiter tracks at most MaxKeys keys (100 000 by default, about 40–50 bytes
 // each plus the key); when full it forgets the least recently used, which can give that
 // key back at most a full burst (see [Limiter]).
 //

@@ -258,10 +258,10 @@ func (l *Limiter) decide(key string, cost int, t int64) Result {
 	return res
 }
 
-// units is d / l.interval, rounded toward zero.
+// units is d / l.interval, rounded toward zero, and never below zero.
 func (l *Limiter) units(d int64) int {
 	if d < 0 {
-		return int(d / l.interval) // only when AllowAt's time goes back past a TAT
+		return 0 // AllowAt's time went back past a TAT; never announce a negative count
 	}
 	return int(l.perUnit.div(uint64(d))) // #nosec G115 -- d ≥ 0, and the quotient is at most d
 }

@@ -514,3 +514,16 @@ func TestDivider(t *testing.T) {
 		}
 	}
 }
+
+func TestRemainingNeverNegative(t *testing.T) {
+	l, c := newTestLimiter(t, LimiterConfig{Rate: 1000, Burst: 1000})
+	for range 10 {
+		l.Allow("k", 1)
+	}
+	c.Advance(-time.Hour) // a time from before the key's TAT
+	for _, cost := range []int{0, 1, 2000} {
+		if r := l.Allow("k", cost); r.Remaining < 0 {
+			t.Errorf("cost %d after the clock went back: Remaining %d, want ≥ 0", cost, r.Remaining)
+		}
+	}
+}
