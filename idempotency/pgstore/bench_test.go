@@ -75,3 +75,12 @@ func BenchmarkPostgres(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkMiddlewarePostgres is the middleware's cost per request on this store,
+// beside the bare handler; round-trips/op counts the writes on the connections.
+func BenchmarkMiddlewarePostgres(b *testing.B) {
+	srv := testserver.Postgres(b)
+	var writes writeCounter
+	pool := newPool(b, srv.URL, func(c *pgxpool.Config) { c.ConnConfig.DialFunc = writes.dial })
+	benchMiddleware(b, newStore(b, pool, ""), writes.n.Load)
+}

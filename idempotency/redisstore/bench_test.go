@@ -68,6 +68,16 @@ func BenchmarkRedis(b *testing.B) {
 	})
 }
 
+// BenchmarkMiddlewareRedis is the middleware's cost per request on this store, beside
+// the bare handler.
+func BenchmarkMiddlewareRedis(b *testing.B) {
+	srv := testserver.Redis(b)
+	c := newClient(b, srv.Addr)
+	var cmds atomic.Int64
+	c.AddHook(countHook{&cmds})
+	benchMiddleware(b, newStore(b, c), cmds.Load)
+}
+
 type countHook struct{ n *atomic.Int64 }
 
 func (countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
