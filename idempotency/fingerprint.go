@@ -28,15 +28,18 @@ func scopeKey(principal, method, route, key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// fingerprint is the SHA-256 of the request's method, path and query, and its body: in
-// canonical form for a JSON body that canonicalizes, raw otherwise (each form tagged, so
-// that they never compare equal).
+// fingerprint is the SHA-256 of the request's method, path and query, its media type and
+// content coding (the same bytes as a JSON Patch or a merge patch, or gzipped or not, are
+// different requests), and its body: in canonical form for a JSON body that
+// canonicalizes, raw otherwise (each form tagged, so that they never compare equal).
 func fingerprint(r *http.Request, body []byte) []byte {
 	var arr [256]byte
-	b := appendField(arr[:0], "phikit-idempotency-fingerprint-v1")
+	b := appendField(arr[:0], "phikit-idempotency-fingerprint-v2")
 	b = appendField(b, r.Method)
 	b = appendField(b, r.URL.EscapedPath())
 	b = appendField(b, r.URL.RawQuery)
+	b = appendField(b, mediaType(r.Header.Values("Content-Type")))
+	b = appendField(b, strings.Join(r.Header.Values("Content-Encoding"), "\n"))
 	form := "raw"
 	if isJSON(r.Header.Get("Content-Type")) {
 		if c, ok := CanonicalJSON(body); ok {
@@ -54,6 +57,19 @@ func fingerprint(r *http.Request, body []byte) []byte {
 func appendField(b []byte, s string) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(len(s)))
 	return append(b, s...)
+}
+
+// mediaType is the Content-Type field in a canonical form (type, subtype and parameter
+// names in lower case, parameters sorted) when it is one valid media type, else as sent.
+func mediaType(values []string) string {
+	if len(values) == 1 {
+		if mt, params, err := mime.ParseMediaType(values[0]); err == nil {
+			if c := mime.FormatMediaType(mt, params); c != "" {
+				return c
+			}
+		}
+	}
+	return strings.Join(values, "\n")
 }
 
 // isJSON reports whether the media type ct is application/json or application/fhir+json

@@ -110,6 +110,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 
 type req struct {
 	method, target, principal, body, ct string
+	ce                                  string   // Content-Encoding
 	keys                                []string // Idempotency-Key lines
 }
 
@@ -128,6 +129,9 @@ func (e *env) doCtx(ctx context.Context, q req) *httptest.ResponseRecorder {
 	}
 	if q.ct != "" {
 		r.Header.Set("Content-Type", q.ct)
+	}
+	if q.ce != "" {
+		r.Header.Set("Content-Encoding", q.ce)
 	}
 	for _, k := range q.keys {
 		r.Header.Add("Idempotency-Key", k)

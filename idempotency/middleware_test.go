@@ -105,6 +105,9 @@ func TestSameKeyOtherRequest(t *testing.T) {
 		{"other method, same route: runs (scoped by method)", req{method: "PATCH", target: "/fhir/Observation", principal: "alice", body: `{"a":1,"b":[1,2]}`, ct: "application/json", keys: []string{key1}}, 201, 2},
 		{"other path: runs (scoped by route)", req{method: "POST", target: "/fhir/Condition", principal: "alice", body: `{"a":1,"b":[1,2]}`, ct: "application/json", keys: []string{key1}}, 201, 2},
 		{"other principal, same key and body: runs, not replayed", post("bob", key1, `{"a":1,"b":[1,2]}`), 201, 2},
+		{"same bytes as another media type: 422", req{method: "POST", target: "/fhir/Observation", principal: "alice", body: `{"a":1,"b":[1,2]}`, ct: "application/merge-patch+json", keys: []string{key1}}, 422, 1},
+		{"same bytes, Content-Type spelled in capitals: replay", req{method: "POST", target: "/fhir/Observation", principal: "alice", body: `{"a":1,"b":[1,2]}`, ct: "Application/FHIR+JSON", keys: []string{key1}}, 201, 1},
+		{"same bytes, Content-Encoding added: 422", req{method: "POST", target: "/fhir/Observation", principal: "alice", body: `{"a":1,"b":[1,2]}`, ct: "application/fhir+json", ce: "gzip", keys: []string{key1}}, 422, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,6 +122,38 @@ func TestSameKeyOtherRequest(t *testing.T) {
 			}
 			if replayed := w.Header().Get("Idempotent-Replayed") == "true"; replayed != (tt.want == 201 && tt.wantRuns == 1) {
 				t.Errorf("Idempotent-Replayed: got %v", replayed)
+			}
+		})
+	}
+}
+
+// A body's meaning depends on its media type and content coding, not on its bytes alone:
+// a JSON Patch and a merge patch can be the same bytes.
+func TestFingerprintCoversRepresentation(t *testing.T) {
+	const patch = `[{"op":"remove","path":"/note"}]`
+	patchReq := func(ct, ce string) req {
+		return req{method: "PATCH", target: "/fhir/Patient/p1", principal: "alice", body: patch, ct: ct, ce: ce, keys: []string{key1}}
+	}
+	tests := []struct {
+		name     string
+		second   req
+		want     int
+		wantRuns int64
+	}{
+		{"same type: replay", patchReq("application/json-patch+json", ""), 201, 1},
+		{"same type, other case and spacing: replay", patchReq("Application/JSON-Patch+JSON", ""), 201, 1},
+		{"other media type, same bytes: 422", patchReq("application/merge-patch+json", ""), 422, 1},
+		{"no media type, same bytes: 422", patchReq("", ""), 422, 1},
+		{"other charset: 422", patchReq("application/json-patch+json; charset=iso-8859-1", ""), 422, 1},
+		{"content coding added, same bytes: 422", patchReq("application/json-patch+json", "gzip"), 422, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, created, nil)
+			e.do(patchReq("application/json-patch+json", ""))
+			w := e.do(tt.second)
+			if w.Code != tt.want || e.runs.Load() != tt.wantRuns {
+				t.Errorf("got %d, %d runs; want %d, %d runs", w.Code, e.runs.Load(), tt.want, tt.wantRuns)
 			}
 		})
 	}
