@@ -37,8 +37,8 @@
 //     headers (Config.ReplayHeaders: Content-Type, Content-Location, Location, ETag and
 //     Last-Modified by default, never Set-Cookie), with Idempotent-Replayed: true. The
 //     handler does not run.
-//   - the same key with another request (another method, path, query, media type, content coding or body): 422
-//     problem.IdempotencyKeyReused. Bodies are compared by a SHA-256 fingerprint; JSON
+//   - the same key with another request (another method, path, query, media type,
+//     content coding or body): 422 problem.IdempotencyKeyReused. Bodies are compared by a SHA-256 fingerprint; JSON
 //     bodies (application/json, application/fhir+json) in canonical form ([CanonicalJSON]),
 //     so reformatting or reordering members is the same request, but 1.0 for 1 is not.
 //   - the same key while the first request is still running: 409
