@@ -47,6 +47,8 @@
 //   - the same key after a response too large to store (over Config.MaxResponseBytes, 1 MiB
 //     by default): 409 problem.IdempotencyNotReplayable. The first client got the whole
 //     response; the request is not run again, and its response cannot be given again.
+//     The same holds when writing the response to the first client failed (the
+//     connection broke): what was kept may be truncated, so it is never replayed.
 //   - the stored response cannot be opened (the sealing key was rotated away): 500
 //     problem.Internal; the handler is not run again.
 //   - the store fails: 503 problem.Unavailable with Retry-After; the handler never runs

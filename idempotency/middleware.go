@@ -440,7 +440,9 @@ func (q *request) run(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if t.header == nil {
 		t.snapshot()
 	}
-	if t.buf.Overflowed() {
+	if t.buf.Overflowed() || t.broken {
+		// Too large to keep, or not all of it reached the client (the connection broke):
+		// never replay a truncated body as if it were the response.
 		q.complete(r, nil)
 		note(r, NoteNotStored)
 		return
@@ -536,6 +538,7 @@ type tee struct {
 	buf    *respwriter.Buffer
 	allow  map[string]bool
 	header http.Header // allow-listed headers, taken when the status was sent
+	broken bool        // a write to w failed: the copy may lack what the handler wrote next
 }
 
 func (t *tee) Header() http.Header { return t.w.Header() }
@@ -554,6 +557,9 @@ func (t *tee) Write(p []byte) (int, error) {
 	}
 	n, err := t.w.Write(p)
 	_, _ = t.buf.Write(p[:n])
+	if err != nil {
+		t.broken = true
+	}
 	return n, err
 }
 

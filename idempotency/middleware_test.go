@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -709,5 +710,68 @@ func TestWaitRunsWhenTheFirstReleases(t *testing.T) {
 	w := e.do(post("alice", key1, `{"a":1}`))
 	if w.Code != 201 || e.runs.Load() != 1 {
 		t.Errorf("got %d, %d runs; want 201, 1 run (the waiter took the released key)", w.Code, e.runs.Load())
+	}
+}
+
+// failingWriter is a client connection that breaks after limit bytes of body: writes past
+// it fail, as net/http's do once the peer is gone.
+type failingWriter struct {
+	*httptest.ResponseRecorder
+	limit int
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	n := min(len(p), max(f.limit-f.Body.Len(), 0))
+	_, _ = f.ResponseRecorder.Write(p[:n])
+	if n < len(p) {
+		return n, errors.New("write: broken pipe")
+	}
+	return n, nil
+}
+
+// A response that could not be written whole is never replayed as if it were complete:
+// the handler ran, so it is not run again, and the retry gets 409 not replayable.
+func TestBrokenClientWriteIsNotStoredAsComplete(t *testing.T) {
+	tests := []struct {
+		name      string
+		handler   http.HandlerFunc
+		wantCode  int
+		wantRuns  int64
+		wantReply string
+	}{
+		{"handler ignores the error: 409 not replayable", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"resourceType":`)
+			_, _ = io.WriteString(w, `"Observation"}`)
+		}, 409, 1, ""},
+		{"handler stops at the error: 409 not replayable", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			if _, err := io.WriteString(w, `{"resourceType":"Observation"}`); err != nil {
+				return
+			}
+			_, _ = io.WriteString(w, "\n")
+		}, 409, 1, ""},
+		{"written whole: replayed", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusCreated)
+			_, _ = io.WriteString(w, `{"ok":1}`)
+		}, 201, 1, `{"ok":1}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.handler, nil)
+			q := post("alice", key1, `{}`)
+			r := httptest.NewRequest(q.method, q.target, strings.NewReader(q.body))
+			r.Header.Set("X-Principal", q.principal)
+			r.Header.Set("Content-Type", q.ct)
+			r.Header.Set("Idempotency-Key", key1)
+			e.h.ServeHTTP(&failingWriter{ResponseRecorder: httptest.NewRecorder(), limit: 20}, r)
+			again := e.do(q)
+			if again.Code != tt.wantCode || e.runs.Load() != tt.wantRuns || (tt.wantReply != "" && again.Body.String() != tt.wantReply) {
+				t.Errorf("retry: got %d %q, %d runs; want %d %q, %d runs", again.Code, again.Body, e.runs.Load(), tt.wantCode, tt.wantReply, tt.wantRuns)
+			}
+			if tt.wantCode == 409 && problemType(again) != string(problem.IdempotencyNotReplayable) {
+				t.Errorf("type: got %q, want %q", problemType(again), problem.IdempotencyNotReplayable)
+			}
+		})
 	}
 }
