@@ -41,6 +41,9 @@ type step struct {
 	// before is how many times the request is sent first, each expecting 200 and no
 	// rejection, for a step that shows what a burst leads to.
 	before int
+	// concurrent, when above one, sends that many copies of a create at once: exactly
+	// one must run (201 with a Location), and each other must be its replay or a 409.
+	concurrent int
 }
 
 const (
@@ -53,6 +56,11 @@ var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}-[0-9a-f]{16}$`)
 
 func tour() []step {
 	fhir := map[string]string{"Content-Type": fhirJSON}
+	// withKey is fhir plus an Idempotency-Key, which creates need.
+	withKey := func(key string) map[string]string {
+		return map[string]string{"Content-Type": fhirJSON, "Idempotency-Key": `"` + key + `"`}
+	}
+	const key1, key2 = "0b7e6d3c-8a41-4f0e-9d52-3c1a7f2e9b10", "5f2c9a1e-7b3d-4c8e-a6f0-2d9e1b4c7a83"
 	const (
 		clinician = "CLINICIAN"
 		patient   = "PATIENT_APP"
@@ -73,7 +81,7 @@ func tour() []step {
 			expects: "Bearer challenge", check: all(isProblem(problem.Unauthenticated), header("WWW-Authenticate", `Bearer realm="clinic"`))},
 		{what: "a clinician reads a patient on their care team", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
 			expects: "FHIR JSON, secure headers, rate limits", check: all(contentType(fhirJSON), secureHeaders, jsonField("id", "pat-1"),
-				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=20;w=40`), hasHeader("RateLimit"))},
+				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=30;w=60`), hasHeader("RateLimit"))},
 		{what: "forged signature", as: "FORGED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.signature",
 			expects: "invalid_token", check: invalidToken},
 		{what: "expired token", as: "EXPIRED", method: "GET", path: "/fhir/Patient/pat-1", want: 401, rejection: "authn.expired",
@@ -100,8 +108,8 @@ func tour() []step {
 			rejection: "authz.insufficient-scope", expects: "insufficient_scope",
 			check: all(isProblem(problem.Forbidden), header("WWW-Authenticate", `Bearer error="insufficient_scope", scope="patient/Observation.c"`))},
 		// What they send (validate): the strict gate and the healthcare tags.
-		{what: "a lab service records a valid observation", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 201,
-			body: obs("8867-4", ""), expects: "Location header", check: header("Location", "/fhir/Observation/obs-8")},
+		{what: "a lab service records a valid observation", as: lab, method: "POST", path: "/fhir/Observation", header: withKey(key1), want: 201,
+			body: obs("8867-4", ""), expects: "Location header", check: all(header("Location", "/fhir/Observation/obs-8"), header("Idempotent-Replayed", ""))},
 		{what: "a LOINC code with a wrong check digit", as: lab, method: "POST", path: "/fhir/Observation", header: fhir, want: 400,
 			body: obs("8867-5", ""), rejection: "validate.constraint", expects: "pointer, no value",
 			check: all(isProblem(problem.InvalidRequest), fieldError("/code/coding/0/code", "loinc"), notContains("8867-5"))},
@@ -116,10 +124,35 @@ func tour() []step {
 			body: obs("8867-4", `,"ssn":"123-45-6789"`), rejection: "validate.unknown-field",
 			expects: "no SSN in the body", check: all(isProblem(problem.InvalidRequest), notContains("123-45-6789"), notContains("ssn"))},
 
-		// Updates: step-up, patient binding, the strict body.
-		{what: "a clinician with recent MFA updates a patient", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 200,
+		// Safe retries (idempotency): the same key again is the same order, not a new one.
+		{what: "the lab's retry with the same key: the first response again", as: lab, method: "POST", path: "/fhir/Observation",
+			header: withKey(key1), body: obs("8867-4", ""), want: 201, expects: "obs-8, marked a replay",
+			check: all(header("Location", "/fhir/Observation/obs-8"), header("Idempotent-Replayed", "true"))},
+		{what: "the same key with another body", as: lab, method: "POST", path: "/fhir/Observation", header: withKey(key1),
+			body: obs("8480-6", ""), want: 422, rejection: "idempotency.key-reused", expects: "key-reused problem",
+			check: all(isProblem(problem.IdempotencyKeyReused), notContains(key1))},
+		{what: "a create without an Idempotency-Key", as: lab, method: "POST", path: "/fhir/Observation", header: fhir,
+			body: obs("8867-4", ""), want: 400, rejection: "idempotency.missing-key", expects: "key-missing problem",
+			check: isProblem(problem.IdempotencyKeyMissing)},
+		{what: "two identical creates at once: one runs", as: lab, method: "POST", path: "/fhir/Observation", header: withKey(key2),
+			body: obs("8867-4", ""), concurrent: 2, want: 201, expects: "one obs-9; a replay or a 409"},
+		{what: "a clinician's search finds each created observation once", as: clinician, method: "GET", path: "/fhir/Observation?patient=pat-2",
+			want: 200, expects: "Bundle of 4", check: jsonNumber("total", 4)},
+
+		// Updates: step-up, patient binding, the strict body, If-Match.
+		{what: "a clinician with recent MFA updates the version read", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2",
+			header: map[string]string{"Content-Type": fhirJSON, "If-Match": `W/"1"`}, want: 200,
 			body:    `{"resourceType":"Patient","id":"pat-2","name":[{"family":"Sample","given":["Benjamin"]}],"gender":"male","birthDate":"1985-06-15"}`,
-			expects: "versionId 2", check: jsonField("meta.versionId", "2")},
+			expects: "versionId 2", check: all(jsonField("meta.versionId", "2"), header("ETag", `W/"2"`))},
+		{what: "a read gives the version as an ETag", as: clinician, method: "GET", path: "/fhir/Patient/pat-2", want: 200,
+			expects: `ETag W/"2"`, check: header("ETag", `W/"2"`)},
+		{what: "an update without If-Match", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 428,
+			body: `{"resourceType":"Patient","id":"pat-2","gender":"male"}`, rejection: "idempotency.precondition-required",
+			expects: "precondition-required problem", check: isProblem(problem.PreconditionRequired)},
+		{what: "an update over a stale version", as: clinician, method: "PUT", path: "/fhir/Patient/pat-2",
+			header: map[string]string{"Content-Type": fhirJSON, "If-Match": `W/"1"`}, want: 412,
+			body: `{"resourceType":"Patient","id":"pat-2","gender":"male"}`, rejection: "idempotency.precondition-failed",
+			expects: "precondition-failed problem", check: all(isProblem(problem.PreconditionFailed), notContains(`W/"2"`))},
 		{what: "the same update without MFA: step-up", as: "CLINICIAN_NO_MFA", method: "PUT", path: "/fhir/Patient/pat-2", header: fhir, want: 401,
 			body:      `{"resourceType":"Patient","id":"pat-2"}`,
 			rejection: "authn.step-up", expects: "insufficient_user_authentication",
@@ -155,10 +188,10 @@ func tour() []step {
 			expects: "invalid-request problem", check: isProblem(problem.InvalidRequest)},
 
 		// How much (ratelimit): a script bursts past its per-user limit; others carry on.
-		{what: "a script's 21st read in a burst is throttled", as: "SCRIPT", method: "GET", path: "/fhir/Patient/pat-2", before: 20,
+		{what: "a script's 31st read in a burst is throttled", as: "SCRIPT", method: "GET", path: "/fhir/Patient/pat-2", before: 30,
 			want: 429, rejection: "ratelimit.exceeded", expects: "RateLimit fields, Retry-After",
 			check: all(isProblem(problem.RateLimited), header("Retry-After", "2"),
-				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=20;w=40`),
+				fieldLines("RateLimit-Policy", `"per-address";q=200;w=2`, `"per-user";q=30;w=60`),
 				fieldLine("RateLimit", `"per-user";r=0;t=2`))},
 		{what: "meanwhile a clinician is unaffected", as: clinician, method: "GET", path: "/fhir/Patient/pat-1", want: 200,
 			expects: "pat-1", check: jsonField("id", "pat-1")},
@@ -225,9 +258,9 @@ func runDemo(ctx context.Context, out io.Writer, opts options) error {
 	if err != nil {
 		return err
 	}
-	// The tour's own per-user limit: 20 at once and one every 2 s, slow enough that a
-	// burst of 21 is always throttled however slow the machine.
-	opts.ratePerSecond, opts.rateBurst = 0.5, 20
+	// The tour's own per-user limit: 30 at once and one every 2 s, slow enough that a
+	// burst of 31 is always throttled however slow the machine.
+	opts.ratePerSecond, opts.rateBurst = 0.5, 30
 	svc, err := newService(ln.Addr(), trust{audience: "phikit-clinic"}, opts, newStore(), audit.NewJSONLines(&auditBuf), slog.New(slog.DiscardHandler))
 	if err != nil {
 		_ = ln.Close()
@@ -262,6 +295,22 @@ func runDemo(ctx context.Context, out io.Writer, opts options) error {
 				failures = append(failures, fmt.Sprintf("step %d (%s), before: %v", i+1, s.what, err))
 			}
 			sent = append(sent, sentRequest{id: id, step: i})
+		}
+		if s.concurrent > 1 {
+			results, err := s.runConcurrent(ctx, client, base, tokens)
+			mark := "ok"
+			if err != nil {
+				mark = "FAIL: " + err.Error()
+				failures = append(failures, fmt.Sprintf("step %d (%s): %v", i+1, s.what, err))
+			}
+			var got []string
+			for _, r := range results {
+				got = append(got, r.status)
+				sent = append(sent, sentRequest{id: r.id, step: i, rejection: r.rejection})
+			}
+			requestIDs = append(requestIDs, results[0].id)
+			fmt.Fprintf(tw, "%d\t%s\t%d× %s %s\t%d %s\t%s\t%s\n", i+1, s.what, s.concurrent, s.method, s.path, s.want, s.expects, strings.Join(got, "+"), mark)
+			continue
 		}
 		got, id, err := s.run(ctx, client, base, tokens)
 		mark := "ok"
@@ -309,6 +358,78 @@ func runDemo(ctx context.Context, out io.Writer, opts options) error {
 	}
 	fmt.Fprintf(out, "\nall %d steps behaved as expected (%d requests); each request left exactly one audit event of its own (and breaking the glass its DICOM 110127 event).\n", len(requestIDs), len(sent))
 	return nil
+}
+
+// concurrentResult is one of the copies runConcurrent sent.
+type concurrentResult struct {
+	status, id, rejection string
+}
+
+// runConcurrent sends s.concurrent copies of the step's request at once and checks that
+// exactly one ran: one s.want response that is not a replay, and every other one its
+// replay (same Location, Idempotent-Replayed: true) or 409 in-progress.
+func (s step) runConcurrent(ctx context.Context, client *http.Client, base string, tokens map[string]string) ([]concurrentResult, error) {
+	type answer struct {
+		resp *http.Response
+		body []byte
+		err  error
+	}
+	answers := make([]answer, s.concurrent)
+	var wg sync.WaitGroup
+	for i := range answers {
+		wg.Go(func() {
+			req, err := http.NewRequestWithContext(ctx, s.method, base+s.path, strings.NewReader(s.body))
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			for k, v := range s.header {
+				req.Header.Set(k, v)
+			}
+			req.Header.Set("Authorization", "Bearer "+tokens[s.as])
+			resp, err := client.Do(req)
+			if err != nil {
+				answers[i].err = err
+				return
+			}
+			defer resp.Body.Close()
+			answers[i].resp = resp
+			answers[i].body, answers[i].err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		})
+	}
+	wg.Wait()
+	results := make([]concurrentResult, len(answers))
+	ran, location := 0, ""
+	for i, a := range answers {
+		if a.err != nil {
+			return nil, a.err
+		}
+		results[i] = concurrentResult{status: fmt.Sprint(a.resp.StatusCode), id: a.resp.Header.Get("X-Request-Id")}
+		if a.resp.StatusCode == s.want && a.resp.Header.Get("Idempotent-Replayed") == "" {
+			ran++
+			location = a.resp.Header.Get("Location")
+		}
+	}
+	if ran != 1 {
+		return results, fmt.Errorf("%d copies ran, want exactly 1", ran)
+	}
+	for i, a := range answers {
+		switch {
+		case a.resp.StatusCode == s.want && a.resp.Header.Get("Idempotent-Replayed") == "":
+		case a.resp.StatusCode == s.want:
+			if got := a.resp.Header.Get("Location"); got != location {
+				return results, fmt.Errorf("a replay's Location %q, want the first's %q", got, location)
+			}
+		case a.resp.StatusCode == http.StatusConflict:
+			if err := isProblem(problem.IdempotencyInProgress)(a.resp, a.body); err != nil {
+				return results, err
+			}
+			results[i].rejection = "idempotency.in-progress"
+		default:
+			return results, fmt.Errorf("a copy got %d, want %d or 409", a.resp.StatusCode, s.want)
+		}
+	}
+	return results, nil
 }
 
 // sentRequest is a request the tour sent and what its audit events must say.

@@ -21,6 +21,11 @@
 // identifiers withheld for billing, and
 // POST /break-glass for a clinician with the emergency role and recent MFA. Bodies of
 // POST /fhir/Observation and PUT /fhir/Patient/{id} go through the strict validate gate.
+// POST /fhir/Observation needs an Idempotency-Key (a retry gets the first response, marked
+// Idempotent-Replayed; the same key with another body 422); GET /fhir/Patient/{id}
+// returns ETag: W/"<versionId>", and PUT needs a matching If-Match (428 without, 412 when
+// stale). Idempotency records live in memory, Redis (-redis) or PostgreSQL
+// (-database-url), their responses sealed with AES-256-GCM.
 //
 // Flags (a stable contract for scripts):
 //
@@ -32,11 +37,17 @@
 //	-jwks-url URL      the issuer's key set (default: OIDC discovery)
 //	-rate-per-second N requests per second per user, sustained (default 10; the -demo tour uses 0.5)
 //	-rate-burst N      requests per user at once (default 20)
-//	-redis ADDR        keep the rate limits in this Redis server (default: in memory)
+//	-redis ADDR        keep rate limits and idempotency records in this Redis server (default: in memory)
+//	-database-url DSN  keep idempotency records in this PostgreSQL database (default: Redis with -redis, else memory)
+//
+// CLINIC_SEALING_KEY (64 hex digits) is the key that seals stored responses; replicas
+// sharing a store need the same one. Unset, a random key is made at start.
 package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -49,6 +60,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit/audit"
@@ -77,7 +89,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	opts := defaultOptions()
 	fs.Float64Var(&opts.ratePerSecond, "rate-per-second", opts.ratePerSecond, "requests a user may make per `second`, sustained (a search counts 2)")
 	fs.IntVar(&opts.rateBurst, "rate-burst", opts.rateBurst, "requests a user may make at once")
-	redisAddr := fs.String("redis", "", "keep rate limits in the Redis server at `host:port` (default: in memory)")
+	redisAddr := fs.String("redis", "", "keep rate limits and idempotency records in the Redis server at `host:port` (default: in memory)")
+	databaseURL := fs.String("database-url", "", "keep idempotency records in the PostgreSQL database at this `DSN` (default: Redis with -redis, else memory)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -95,6 +108,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 			return fmt.Errorf("-redis: %w", err)
 		}
 		opts.redis = client
+	}
+	if *databaseURL != "" {
+		pool, err := pgxpool.New(ctx, *databaseURL)
+		if err != nil {
+			return errors.New("-database-url: not a PostgreSQL connection string") // the DSN may hold a password: not quoted
+		}
+		defer pool.Close()
+		if err := pool.Ping(ctx); err != nil {
+			return errors.New("-database-url: the database cannot be reached")
+		}
+		opts.db = pool
+	}
+	var err error
+	if opts.sealingKey, err = sealingKey(os.Getenv(sealingKeyEnv)); err != nil {
+		return err
 	}
 	if *demo {
 		return runDemo(ctx, stdout, opts)
@@ -136,6 +164,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 		ready(ln.Addr())
 	}
 	return serve(ctx, ln, svc.handler, logger)
+}
+
+// sealingKeyEnv names the environment variable holding the key that seals stored
+// responses: 64 hex digits, the same on every replica sharing a store. Unset, a random
+// key is made at start, and responses stored before a restart cannot be replayed.
+const sealingKeyEnv = "CLINIC_SEALING_KEY"
+
+func sealingKey(hexKey string) ([]byte, error) {
+	if hexKey == "" {
+		key := make([]byte, 32)
+		_, err := rand.Read(key)
+		return key, err
+	}
+	key, err := hex.DecodeString(hexKey)
+	if err != nil || len(key) != 32 {
+		return nil, errors.New(sealingKeyEnv + " must be 64 hex digits (32 bytes)")
+	}
+	return key, nil
 }
 
 // serve serves h on ln until ctx is done, then shuts down gracefully.

@@ -13,12 +13,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn/authntest"
+	"github.com/phikit/phikit/idempotency/pgstore"
 	"github.com/phikit/phikit/internal/testserver"
 )
 
@@ -46,6 +48,38 @@ func TestDemoWithRedis(t *testing.T) {
 	for _, k := range keys {
 		assert.NotContains(t, k, "script-1", "Redis keys are hashed, never a subject")
 		assert.NotContains(t, k, "127.0.0.1", "Redis keys are hashed, never an address")
+	}
+}
+
+// TestDemoWithPostgres runs the tour with the idempotency records in a real PostgreSQL.
+func TestDemoWithPostgres(t *testing.T) {
+	db := testserver.Postgres(t)
+	var out strings.Builder
+	err := run(context.Background(), []string{"-demo", "-database-url", db.URL}, &out, &out, nil)
+	require.NoError(t, err, out.String())
+	assert.Regexp(t, `all \d+ steps behaved as expected`, out.String())
+
+	pool, err := pgxpool.New(context.Background(), db.URL)
+	require.NoError(t, err)
+	defer pool.Close()
+	var n int
+	require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM "+pgstore.DefaultTable).Scan(&n))
+	assert.Equal(t, 2, n, "one record per Idempotency-Key the tour used")
+}
+
+func TestSealingKey(t *testing.T) {
+	k1, err := sealingKey("")
+	require.NoError(t, err)
+	k2, err := sealingKey("")
+	require.NoError(t, err)
+	assert.Len(t, k1, 32)
+	assert.NotEqual(t, k1, k2, "a fresh random key each start")
+	k, err := sealingKey(strings.Repeat("ab", 32))
+	require.NoError(t, err)
+	assert.Equal(t, byte(0xab), k[31])
+	for _, bad := range []string{"ab", strings.Repeat("zz", 32), strings.Repeat("ab", 33)} {
+		_, err := sealingKey(bad)
+		assert.Error(t, err, "%d hex digits", len(bad))
 	}
 }
 
@@ -86,15 +120,17 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	requests := []struct {
 		method, path, body string
 		want               int
+		header             map[string]string
 	}{
-		{"GET", "/healthz", "", 200},
-		{"GET", "/fhir/Patient/pat-2", "", 200},
-		{"GET", "/fhir/Patient/pat-3", "", 403}, // off the clinician's care team
-		{"GET", "/fhir/Patient/nobody", "", 403},
-		{"GET", "/fhir/Observation?patient=Patient/pat-2", "", 200},
-		{"PUT", "/fhir/Patient/pat-1", `{"resourceType":"Patient","id":"pat-1","gender":"female"}`, 200},
-		{"POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":"2026-11-26","valueQuantity":{"value":36.6,"unit":"Cel"}}`, 201},
-		{"DELETE", "/fhir/Patient/pat-1", "", 403}, // the clinician's scopes grant no d
+		{"GET", "/healthz", "", 200, nil},
+		{"GET", "/fhir/Patient/pat-2", "", 200, nil},
+		{"GET", "/fhir/Patient/pat-3", "", 403, nil}, // off the clinician's care team
+		{"GET", "/fhir/Patient/nobody", "", 403, nil},
+		{"GET", "/fhir/Observation?patient=Patient/pat-2", "", 200, nil},
+		{"PUT", "/fhir/Patient/pat-1", `{"resourceType":"Patient","id":"pat-1","gender":"female"}`, 200, map[string]string{"If-Match": `W/"1"`}},
+		{"POST", "/fhir/Observation", `{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"8310-5"}]},"subject":{"reference":"Patient/pat-1"},"effectiveDateTime":"2026-11-26","valueQuantity":{"value":36.6,"unit":"Cel"}}`, 201,
+			map[string]string{"Idempotency-Key": `"a1"`}},
+		{"DELETE", "/fhir/Patient/pat-1", "", 403, nil}, // the clinician's scopes grant no d
 	}
 	var ids []string
 	for _, rq := range requests {
@@ -102,6 +138,9 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 		require.NoError(t, err)
 		req.Header.Set("Content-Type", "application/fhir+json")
 		req.Header.Set("Authorization", "Bearer "+tokens["CLINICIAN"])
+		for k, v := range rq.header {
+			req.Header.Set(k, v)
+		}
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		_ = resp.Body.Close()

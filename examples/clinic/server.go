@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit"
@@ -21,6 +23,9 @@ import (
 	"github.com/phikit/phikit/authz"
 	"github.com/phikit/phikit/authz/breakglass"
 	"github.com/phikit/phikit/authz/consent"
+	"github.com/phikit/phikit/idempotency"
+	"github.com/phikit/phikit/idempotency/pgstore"
+	idemredis "github.com/phikit/phikit/idempotency/redisstore"
 	"github.com/phikit/phikit/problem"
 	"github.com/phikit/phikit/ratelimit"
 	"github.com/phikit/phikit/ratelimit/redisstore"
@@ -32,9 +37,14 @@ import (
 type options struct {
 	ratePerSecond float64 // per user, after authentication
 	rateBurst     int
-	// redis, when set, keeps the rate limits (shared by every replica); nil keeps them
-	// in this process.
+	// redis, when set, keeps the rate limits and idempotency records (shared by every
+	// replica); nil keeps them in this process.
 	redis redis.UniversalClient
+	// db, when set, keeps the idempotency records in PostgreSQL (before Redis).
+	db *pgxpool.Pool
+	// sealingKey seals stored responses (they hold PHI): 32 bytes, the same on every
+	// replica sharing a store.
+	sealingKey []byte
 }
 
 // defaultOptions suit a demo: a person never notices the limits, a script soon does.
@@ -193,6 +203,38 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 	if err != nil {
 		return nil, err
 	}
+	// Safe retries: a POST /fhir/Observation needs an Idempotency-Key (a retry gets the
+	// first response, sealed at rest), and a PUT /fhir/Patient/{id} an If-Match naming the
+	// version it read (FHIR's W/"versionId").
+	idemStore, err := idempotencyStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	sealer, err := idempotency.NewAESGCM(opts.sealingKey)
+	if err != nil {
+		return nil, err
+	}
+	idem, err := idempotency.New(idempotency.Config{Store: idemStore, Sealer: sealer, Key: authn.KeyBySubject,
+		Required: true, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	pre, err := idempotency.NewPreconditions(idempotency.PreconditionConfig{
+		Versioner: idempotency.VersionerFunc(func(r *http.Request) (string, bool, error) {
+			p, ok := st.patient(r.PathValue("id"))
+			if !ok {
+				return "", false, nil
+			}
+			etag, err := idempotency.FHIRVersionETag(p.Meta.VersionID)
+			return etag, true, err
+		}),
+		FHIR:   true,
+		Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	// And an adaptive bound on the requests in flight, which sheds with 503 when latency
 	// climbs, before the clinic falls over.
 	conc, err := ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{MinLimit: 10, MaxLimit: 200, Logger: logger})
@@ -202,9 +244,9 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 
 	fhir := http.NewServeMux()
 	fhir.HandleFunc("GET /fhir/Patient/{id}", st.getPatient)
-	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(patients.Handler(http.HandlerFunc(st.putPatient))))
+	fhir.Handle("PUT /fhir/Patient/{id}", stepUp(patients.Handler(pre.Handler(http.HandlerFunc(st.putPatient)))))
 	fhir.HandleFunc("GET /fhir/Observation", st.searchObservations)
-	fhir.Handle("POST /fhir/Observation", observations.Handler(http.HandlerFunc(st.postObservation)))
+	fhir.Handle("POST /fhir/Observation", observations.Handler(idem.Handler(http.HandlerFunc(st.postObservation))))
 
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +269,23 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 		perAddress.Handler,
 	)(root)
 	return svc, nil
+}
+
+// idempotencyStore is where idempotency records live: PostgreSQL, Redis, or memory.
+func idempotencyStore(opts options) (idempotency.Store, error) {
+	switch {
+	case opts.db != nil:
+		s, err := pgstore.New(pgstore.Config{Pool: opts.db})
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return s, s.CreateSchema(ctx)
+	case opts.redis != nil:
+		return idemredis.New(idemredis.Config{Client: opts.redis})
+	}
+	return idempotency.NewMemoryStore(idempotency.MemoryStoreConfig{})
 }
 
 // newLimit makes a rate-limit middleware with its limiter.
@@ -279,7 +338,15 @@ func (st *store) getPatient(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.NotFound)
 		return
 	}
-	writeFHIR(w, r, http.StatusOK, p)
+	writeVersioned(w, r, http.StatusOK, p)
+}
+
+// writeVersioned writes p with its version as the ETag a later If-Match names.
+func writeVersioned(w http.ResponseWriter, r *http.Request, status int, p patient) {
+	if etag, err := idempotency.FHIRVersionETag(p.Meta.VersionID); err == nil {
+		w.Header().Set("ETag", etag)
+	}
+	writeFHIR(w, r, status, p)
 }
 
 func (st *store) putPatient(w http.ResponseWriter, r *http.Request) {
@@ -290,12 +357,18 @@ func (st *store) putPatient(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.InvalidRequest)
 		return
 	}
-	updated, ok := st.updatePatient(p)
-	if !ok {
+	// Write only over the version the If-Match was checked against: another update may
+	// have landed since the check.
+	checked, _ := idempotency.CheckedFromContext(r.Context())
+	updated, err := st.updatePatient(p, checked.ETag.Opaque)
+	switch {
+	case errors.Is(err, errNotFound):
 		problem.Write(w, r, problem.NotFound)
-		return
+	case errors.Is(err, errVersionConflict):
+		problem.Write(w, r, problem.PreconditionFailed)
+	default:
+		writeVersioned(w, r, http.StatusOK, updated)
 	}
-	writeFHIR(w, r, http.StatusOK, updated)
 }
 
 func annotatePatient(r *http.Request, id string) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -125,19 +126,27 @@ func (s *store) patient(id string) (patient, bool) {
 	return p, ok
 }
 
-// updatePatient replaces the stored patient p.ID, which must exist, and returns the new
-// version.
-func (s *store) updatePatient(p patient) (patient, bool) {
+var (
+	errNotFound        = errors.New("clinic: no such record")
+	errVersionConflict = errors.New("clinic: the record changed")
+)
+
+// updatePatient replaces the stored patient p.ID, which must exist at version
+// ifVersion, and returns it at its new version.
+func (s *store) updatePatient(p patient, ifVersion string) (patient, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.patients[p.ID]
-	if !ok {
-		return patient{}, false
+	switch {
+	case !ok:
+		return patient{}, errNotFound
+	case old.Meta.VersionID != ifVersion:
+		return patient{}, errVersionConflict
 	}
 	v, _ := strconv.Atoi(old.Meta.VersionID)
 	p.ResourceType, p.Meta.VersionID = "Patient", strconv.Itoa(v+1)
 	s.patients[p.ID] = p
-	return p, true
+	return p, nil
 }
 
 func (s *store) observationsFor(patientID string) []observation {
