@@ -4,7 +4,7 @@
 // order in which the whole chain belongs.
 //
 // Each concern lives in its own package: problem (error bodies), audit (one audit event
-// per request), and, as they land, authn, authz, validate, redact, ratelimit, idempotency
+// per request), authn, authz, validate, ratelimit, idempotency and, as they land, redact
 // and crypto. They are plain func(http.Handler) http.Handler middleware, usable with any
 // router and with each other.
 //
@@ -28,33 +28,29 @@
 // Wiring the layers that exist today:
 //
 //	aud, err := audit.New(audit.Config{Sink: audit.NewJSONLines(auditFile), Service: "clinic"})
-//	if err != nil {
-//		return err
-//	}
 //	auth, err := authn.New(authn.Config{Issuers: []authn.IssuerConfig{{
 //		Issuer: "https://login.example-hospital.org/", Audiences: []string{"https://fhir.example-hospital.org"},
 //	}}})
-//	if err != nil {
-//		return err
-//	}
+//	perAddress, err := ratelimit.New(ratelimit.Config{Limiter: addrLimiter, Resolver: resolver, Policy: "per-address"})
+//	perUser, err := ratelimit.New(ratelimit.Config{Limiter: userLimiter, Key: authn.KeyBySubject, Policy: "per-user"})
+//	conc, err := ratelimit.NewConcurrency(ratelimit.ConcurrencyConfig{MinLimit: 10, MaxLimit: 200})
 //	az, err := authz.New(authz.Config{CareTeam: careTeam, Consent: consentStore, DefaultPurpose: "TREAT"})
-//	if err != nil {
-//		return err
-//	}
 //	gate, err := validate.New(validate.Config{})
-//	if err != nil {
-//		return err
-//	}
 //	observations, err := validate.NewBody[Observation](gate)
-//	if err != nil {
-//		return err
-//	}
-//	mux.Handle("POST /fhir/Observation", observations.Handler(createObservation))
+//	idem, err := idempotency.New(idempotency.Config{Store: idemStore, Sealer: sealer, Key: authn.KeyBySubject, Required: true})
+//	pre, err := idempotency.NewPreconditions(idempotency.PreconditionConfig{Versioner: patientVersions, FHIR: true})
+//	// (check each err)
+//
+//	mux.Handle("POST /fhir/Observation", observations.Handler(idem.Handler(createObservation)))
+//	mux.Handle("PUT /fhir/Patient/{id}", patients.Handler(pre.Handler(updatePatient)))
 //	handler := phikit.Chain(
 //		phikit.RequestID,
 //		phikit.SecureHeaders,
 //		aud.Handler,
+//		perAddress.Handler,
 //		auth.Handler,
+//		perUser.Handler,
+//		conc.Handler,
 //		az.Handler,
 //	)(audit.RecordRoute(mux))
 //
