@@ -2,8 +2,11 @@ package idempotency
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestResponseEncodingRoundTrip(t *testing.T) {
@@ -83,5 +86,55 @@ func TestScopeKeyFieldsDoNotBleed(t *testing.T) {
 		if len(a) != 64 || bytes.Contains([]byte(a), []byte("alice")) {
 			t.Errorf("scopeKey: got %q, want 64 hex digits", a)
 		}
+	}
+}
+
+// A full store does not scan all its records for each Claim of a new key: after a sweep
+// that freed nothing, it waits for the earliest expiry it saw, or for a record added
+// since that expires earlier.
+func TestMemoryStoreSweepsOnlyWhenARecordCanHaveExpired(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	const lease = time.Minute
+	s, err := NewMemoryStore(MemoryStoreConfig{MaxRecords: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range []string{"a", "b", "c"} {
+		if _, err := s.Claim(ctx, k, "t", nil, now.Add(time.Duration(i)*time.Second), lease); err != nil {
+			t.Fatal(err)
+		}
+	}
+	steps := []struct {
+		name      string
+		key       string
+		at        time.Duration
+		wantErr   error
+		wantScans int
+	}{
+		{"full, nothing expired: scans once", "x1", 10 * time.Second, ErrStoreFull, 1},
+		{"flood of new keys before the earliest expiry: no scan", "x2", 20 * time.Second, ErrStoreFull, 1},
+		{"another", "x3", lease - time.Nanosecond, ErrStoreFull, 1},
+		{"at the earliest expiry: scans, frees a", "x4", lease, nil, 2},
+		{"full again, b expires next: no scan before it", "x5", lease + 500*time.Millisecond, ErrStoreFull, 2},
+		{"before b expires: no scan", "x6", lease + 900*time.Millisecond, ErrStoreFull, 2},
+		{"at b's expiry: scans, frees b", "x7", lease + time.Second, nil, 3},
+	}
+	for _, st := range steps {
+		_, err := s.Claim(ctx, st.key, "t", nil, now.Add(st.at), lease)
+		if !errors.Is(err, st.wantErr) || s.scans != st.wantScans {
+			t.Errorf("%s: got %v, %d scans; want %v, %d scans", st.name, err, s.scans, st.wantErr, st.wantScans)
+		}
+	}
+	// A record added since the sweep that expires before what the sweep saw.
+	at := now.Add(lease + time.Second)
+	if err := s.Release(ctx, "x7", "t", at); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, "y", "t", nil, at, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Claim(ctx, "z", "t", nil, at.Add(100*time.Millisecond), lease); err != nil || s.scans != 4 {
+		t.Errorf("at the expiry of a short lease added since: got %v, %d scans; want <nil>, 4 scans", err, s.scans)
 	}
 }

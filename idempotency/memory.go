@@ -30,7 +30,9 @@ type MemoryStoreConfig struct {
 // MemoryStore is a [Store] in this process's memory, for one replica and for tests:
 // behind a load balancer, replicas with their own MemoryStore do not see each other's
 // keys. Responses are held as given (sealed by the middleware). It is safe for concurrent
-// use; it starts no goroutine, and expired records are dropped when the store is full.
+// use; it starts no goroutine, and expired records are dropped when the store is full (a
+// scan of every record, done again only once a record can have expired, so that a flood
+// of new keys against a full store does not cost a scan each).
 type MemoryStore struct {
 	maxRecords int
 	maxBytes   int64
@@ -38,6 +40,11 @@ type MemoryStore struct {
 	mu      sync.Mutex
 	records map[string]*memRecord
 	bytes   int64
+	// sweepAfter is the earliest expiry among the records at the last sweep, or among
+	// those added since: no record expires before it, so no sweep is worth its cost
+	// until then and a flood of new keys cannot buy a scan each.
+	sweepAfter time.Time
+	scans      int // sweeps that scanned the records, for tests
 }
 
 type memRecord struct {
@@ -85,13 +92,22 @@ func (s *MemoryStore) drop(key string, r *memRecord) {
 	s.bytes -= r.size()
 }
 
-// sweep drops every record expired at now.
+// sweep drops every record expired at now, unless none can have expired yet.
 func (s *MemoryStore) sweep(now time.Time) {
+	if now.Before(s.sweepAfter) {
+		return
+	}
+	s.scans++
+	var next time.Time
 	for k, r := range s.records {
-		if !now.Before(r.until) {
+		switch {
+		case !now.Before(r.until):
 			s.drop(k, r)
+		case next.IsZero() || r.until.Before(next):
+			next = r.until
 		}
 	}
+	s.sweepAfter = next
 }
 
 // Claim implements [Store.Claim].
@@ -119,6 +135,9 @@ func (s *MemoryStore) Claim(ctx context.Context, key, token string, fingerprint 
 	}
 	s.records[key] = r
 	s.bytes += r.size()
+	if r.until.Before(s.sweepAfter) {
+		s.sweepAfter = r.until
+	}
 	return Claim{Acquired: true}, nil
 }
 
