@@ -152,5 +152,6 @@
 // through untouched.
 //
 // Logs: Config.Logger gets store failures, lost leases and sealing failures by kind only,
-// never a key, a principal or a body.
+// never a key, a principal or a body. A store outage is logged when it starts and when it
+// ends, not once a request.
 package idempotency

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/phikit/phikit/audit"
@@ -102,8 +103,9 @@ type Config struct {
 	// Sleep waits d or until ctx is done, between polls under Wait; nil means a timer.
 	// Tests inject one that advances a fake clock.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Logger receives store failures, lost leases and responses that could not be sealed
-	// or opened, by kind only; nil means discard.
+	// Logger receives store failures (once when a store operation starts failing, once
+	// when it recovers), lost leases and responses that could not be sealed or opened, by
+	// kind only; nil means discard.
 	Logger *slog.Logger
 	// ErrorHandler answers refused requests with err wrapping one of the package's Err
 	// values; Retry-After is already set for ErrInProgress and ErrStoreUnavailable. Nil
@@ -112,8 +114,9 @@ type Config struct {
 }
 
 // Middleware makes retries of unsafe requests safe with the Idempotency-Key header
-// (draft-ietf-httpapi-idempotency-key-header). It is immutable and safe for concurrent
-// use.
+// (draft-ietf-httpapi-idempotency-key-header). Its configuration is immutable (it keeps
+// only whether the store is failing, to log an outage once) and it is safe for
+// concurrent use.
 type Middleware struct {
 	store    Store
 	sealer   Sealer
@@ -131,6 +134,28 @@ type Middleware struct {
 	sleep    func(context.Context, time.Duration) error
 	logger   *slog.Logger
 	onError  func(http.ResponseWriter, *http.Request, error)
+
+	// The only mutable state: whether each store operation is failing, so that an
+	// outage is logged when it starts and when it ends, not once a request.
+	claimHealth, completeHealth, releaseHealth storeHealth
+}
+
+// storeHealth tells the operator, once each, when a store operation starts failing and
+// when it works again.
+type storeHealth struct{ failing atomic.Bool }
+
+// failed logs msg with err's kind if the operation was working until now.
+func (h *storeHealth) failed(ctx context.Context, logger *slog.Logger, msg string, err error) {
+	if h.failing.CompareAndSwap(false, true) {
+		logger.LogAttrs(ctx, slog.LevelError, msg+"; not logged again until it recovers", logattr.Error(err))
+	}
+}
+
+// worked logs msg if the operation was failing until now.
+func (h *storeHealth) worked(ctx context.Context, logger *slog.Logger, msg string) {
+	if h.failing.Load() && h.failing.CompareAndSwap(true, false) {
+		logger.LogAttrs(ctx, slog.LevelInfo, msg)
+	}
 }
 
 // New checks cfg and returns the middleware.
@@ -343,8 +368,13 @@ type request struct {
 func (q *request) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
 	m := q.m
 	c, err := q.claim(r)
+	switch {
+	case err == nil:
+		m.claimHealth.worked(r.Context(), m.logger, "idempotency: store recovered: keys are claimed again")
+	case r.Context().Err() == nil: // not a client that went away
+		m.claimHealth.failed(r.Context(), m.logger, "idempotency: store failed to claim a key; requests with a key are refused (503)", err)
+	}
 	if err != nil {
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "idempotency: store failed to claim a key; request refused", logattr.Error(err))
 		m.refuse(w, r, ErrStoreUnavailable, RejectionUnavailable)
 		return
 	}
@@ -467,10 +497,13 @@ func (q *request) complete(r *http.Request, response []byte) bool {
 	err := q.finishCall(r, func(ctx context.Context) error {
 		return m.store.Complete(ctx, q.storeKey, q.token, response, m.now(), m.ttl)
 	})
+	const recovered = "idempotency: store recovered: responses are stored again"
 	if err == nil {
+		m.completeHealth.worked(r.Context(), m.logger, recovered)
 		return true
 	}
 	if errors.Is(err, ErrLeaseLost) {
+		m.completeHealth.worked(r.Context(), m.logger, recovered)
 		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: lease lost before the response was stored; raise Lease above the handler's time")
 		return false
 	}
@@ -479,11 +512,12 @@ func (q *request) complete(r *http.Request, response []byte) bool {
 			return m.store.Complete(ctx, q.storeKey, q.token, nil, m.now(), m.ttl)
 		})
 		if err == nil {
+			m.completeHealth.worked(r.Context(), m.logger, recovered)
 			m.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: store refused a response; stored as not replayable")
 			return false
 		}
 	}
-	m.logger.LogAttrs(r.Context(), slog.LevelError, "idempotency: store failed to complete a key; it stays locked until its lease ends", logattr.Error(err))
+	m.completeHealth.failed(r.Context(), m.logger, "idempotency: store failed to complete a key; such keys stay locked until their lease ends", err)
 	return false
 }
 
@@ -493,12 +527,15 @@ func (q *request) release(r *http.Request) {
 	err := q.finishCall(r, func(ctx context.Context) error {
 		return m.store.Release(ctx, q.storeKey, q.token, m.now())
 	})
+	const recovered = "idempotency: store recovered: keys are released again"
 	switch {
 	case err == nil:
+		m.releaseHealth.worked(r.Context(), m.logger, recovered)
 	case errors.Is(err, ErrLeaseLost):
+		m.releaseHealth.worked(r.Context(), m.logger, recovered)
 		m.logger.LogAttrs(r.Context(), slog.LevelWarn, "idempotency: lease lost before the key was released")
 	default:
-		m.logger.LogAttrs(r.Context(), slog.LevelError, "idempotency: store failed to release a key; it stays locked until its lease ends", logattr.Error(err))
+		m.releaseHealth.failed(r.Context(), m.logger, "idempotency: store failed to release a key; such keys stay locked until their lease ends", err)
 	}
 }
 

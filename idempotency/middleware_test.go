@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -773,5 +774,41 @@ func TestBrokenClientWriteIsNotStoredAsComplete(t *testing.T) {
 				t.Errorf("type: got %q, want %q", problemType(again), problem.IdempotencyNotReplayable)
 			}
 		})
+	}
+}
+
+// A dead store is logged once when it starts failing and once when it recovers, not once
+// a request; each operation on its own, so that a store whose Claim works and whose
+// Complete fails does not log two lines a request.
+func TestStoreFailureLoggedOncePerOutage(t *testing.T) {
+	fs := &failingStore{}
+	e := newEnv(t, created, func(c *idempotency.Config) { fs.Store = c.Store; c.Store = fs })
+	steps := []struct {
+		name                   string
+		claim, complete        error
+		want                   int
+		wantFailed, wantHealed int
+	}{
+		{"healthy", nil, nil, 201, 0, 0},
+		{"claim fails: logged", errBackend, nil, 503, 1, 0},
+		{"claim fails again: not logged again", errBackend, nil, 503, 1, 0},
+		{"and again", errBackend, nil, 503, 1, 0},
+		{"store back: recovery logged", nil, nil, 201, 1, 1},
+		{"healthy again: nothing logged", nil, nil, 201, 1, 1},
+		{"complete fails: a new outage, logged", nil, errBackend, 201, 2, 1},
+		{"complete fails again, claim works: not logged again", nil, errBackend, 201, 2, 1},
+		{"claim fails too: its own outage, logged", errBackend, nil, 503, 3, 1},
+		{"claim fails again: not logged again", errBackend, nil, 503, 3, 1},
+		{"store back: recovery of claim and complete logged", nil, nil, 201, 3, 3},
+		{"healthy: nothing logged", nil, nil, 201, 3, 3},
+	}
+	for i, st := range steps {
+		fs.claim, fs.complete = st.claim, st.complete
+		w := e.do(post("alice", fmt.Sprintf("k-%d", i), `{"a":1}`))
+		logs := e.logs.String()
+		failed, healed := strings.Count(logs, "level=ERROR"), strings.Count(logs, "store recovered:")
+		if w.Code != st.want || failed != st.wantFailed || healed != st.wantHealed {
+			t.Errorf("%s: got %d, %d failure and %d recovery lines; want %d, %d and %d", st.name, w.Code, failed, healed, st.want, st.wantFailed, st.wantHealed)
+		}
 	}
 }
