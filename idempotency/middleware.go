@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/textproto"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +71,8 @@ type Config struct {
 	Required bool
 	// Methods are the methods the middleware applies to; requests with other methods pass
 	// through untouched, with or without the header. Nil means POST and PATCH (the
-	// methods that are not idempotent by definition).
+	// methods that are not idempotent by definition). Methods are case-sensitive: New
+	// refuses a standard method spelled in lower case, which would match no request.
 	Methods []string
 	// TTL is how long a completed response is kept and replayed; zero means DefaultTTL.
 	TTL time.Duration
@@ -180,8 +182,10 @@ func New(cfg Config) (*Middleware, error) {
 	if cfg.Methods != nil {
 		m.methods = nil
 		for _, meth := range cfg.Methods {
-			if meth == "" {
-				return nil, fmt.Errorf("idempotency: empty method in Config.Methods: %w", ErrInvalidConfig)
+			if !validMethod(meth) {
+				// Methods are case-sensitive: "post" would never match a POST, and the
+				// routes would run unprotected.
+				return nil, fmt.Errorf("idempotency: Config.Methods has an empty, malformed or lower-case method: %w", ErrInvalidConfig)
 			}
 			m.methods = append(m.methods, meth)
 		}
@@ -228,6 +232,26 @@ func New(cfg Config) (*Middleware, error) {
 		m.onError = writeProblem
 	}
 	return m, nil
+}
+
+// validMethod reports whether meth is a method token (RFC 9110 §9.1) and not a standard
+// method spelled in another case.
+func validMethod(meth string) bool {
+	if meth == "" {
+		return false
+	}
+	for i := 0; i < len(meth); i++ {
+		c := meth[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	switch up := strings.ToUpper(meth); up {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return up == meth
+	}
+	return true
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
