@@ -89,7 +89,8 @@ func isJSON(ct string) bool {
 // their canonical name; numbers exactly as written (1.0 and 1 differ, so a client that
 // re-serializes a number differently gets 422, never another request's response). It
 // reports false, and the fingerprint then hashes the raw bytes, when b is not exactly
-// one valid JSON value, is not valid UTF-8, nests deeper than 512, has an object with a
+// one valid JSON value, is not valid UTF-8, nests deeper than 512 (or so deep around large
+// members that reordering would cost more than 32 times its size), has an object with a
 // repeated member name (whose meaning depends on the parser), or escapes a UTF-16
 // surrogate (encoding/json turns a lone one into U+FFFD, which would make different
 // bodies look the same).
@@ -100,7 +101,7 @@ func CanonicalJSON(b []byte) ([]byte, bool) {
 	if !utf8.Valid(b) || hasSurrogateEscape(b) || !json.Valid(b) {
 		return nil, false
 	}
-	c := canonicalizer{in: b}
+	c := canonicalizer{in: b, budget: maxCopyFactor*len(b) + maxCopyExtra}
 	out, err := c.value(make([]byte, 0, len(b)), 0)
 	if err != nil {
 		return nil, false
@@ -118,12 +119,22 @@ var errNotCanonical = errors.New("idempotency: no canonical form")
 // bodies are hashed raw.
 const maxDepth = 512
 
+// Reordering an object copies its members once, so each byte is copied once per object
+// around it: nesting makes the work quadratic (500 levels around a large member cost 500
+// times the body). A body that would need more copying than maxCopyFactor times its size
+// plus maxCopyExtra has no canonical form, and is hashed raw.
+const (
+	maxCopyFactor = 32
+	maxCopyExtra  = 4 << 20
+)
+
 // canonicalizer writes the canonical form of JSON text that json.Valid accepted; it still
 // checks every index, so that no input can make it panic.
 type canonicalizer struct {
-	in  []byte
-	i   int
-	tmp []byte // scratch for reordering an object's members
+	in     []byte
+	i      int
+	tmp    []byte // scratch for reordering an object's members
+	budget int    // bytes reordering may still copy
 }
 
 type memberSpan struct{ start, keyEnd, end int }
@@ -238,6 +249,9 @@ func (c *canonicalizer) object(out []byte, depth int) ([]byte, error) {
 		}
 	}
 	// The members sit unordered at out[objStart:]; write them back sorted.
+	if c.budget -= len(out) - objStart; c.budget < 0 {
+		return nil, errNotCanonical
+	}
 	c.tmp = append(c.tmp[:0], out[objStart:]...)
 	tmp := c.tmp
 	base := objStart

@@ -3,6 +3,7 @@ package idempotency_test
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/phikit/phikit/idempotency"
@@ -77,4 +78,29 @@ func decodeNumbers(b []byte) (any, error) {
 	var v any
 	err := d.Decode(&v)
 	return v, err
+}
+
+// Reordering copies each object's members, so nesting made every byte be copied once a
+// level: 500 levels around a large member cost ~500 times the body. Past a budget of
+// copying the body is hashed raw instead (still compared exactly).
+func TestCanonicalJSONBoundsItsWork(t *testing.T) {
+	nested := func(depth, pad int) []byte {
+		return []byte(strings.Repeat(`{"b":0,"a":`, depth) + `"` + strings.Repeat("y", pad) + `"` + strings.Repeat(`}`, depth))
+	}
+	tests := []struct {
+		name   string
+		in     []byte
+		wantOK bool
+	}{
+		{"a FHIR-like nesting, 30 levels: canonical", nested(30, 64<<10), true},
+		{"500 levels around 64 KiB: hashed raw", nested(500, 64<<10), false},
+		{"500 levels, small: canonical", nested(500, 8), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, ok := idempotency.CanonicalJSON(tt.in); ok != tt.wantOK {
+				t.Errorf("got ok %v, want %v", ok, tt.wantOK)
+			}
+		})
+	}
 }
