@@ -1,11 +1,13 @@
 package idempotency_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -813,5 +815,58 @@ func TestStoreFailureLoggedOncePerOutage(t *testing.T) {
 		if w.Code != st.want || failed != st.wantFailed || healed != st.wantHealed {
 			t.Errorf("%s: got %d, %d failure and %d recovery lines; want %d, %d and %d", st.name, w.Code, failed, healed, st.want, st.wantFailed, st.wantHealed)
 		}
+	}
+}
+
+// hijackable is a client connection that a handler can take over.
+type hijackable struct{ *httptest.ResponseRecorder }
+
+func (h hijackable) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, peer := net.Pipe()
+	_ = peer.Close()
+	return c, bufio.NewReadWriter(bufio.NewReader(c), bufio.NewWriter(c)), nil
+}
+
+// Informational responses reach the client but are not what is stored; a hijacked
+// connection's response is unknown, so it is never replayed nor run again.
+func TestInformationalAndHijackedResponses(t *testing.T) {
+	tests := []struct {
+		name         string
+		handler      http.HandlerFunc
+		wantCode     int
+		wantLocation string
+	}{
+		{"103 then 201: the 201 is replayed, with headers as at the 201", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			w.Header().Set("Location", "/fhir/Observation/obs-1")
+			w.WriteHeader(http.StatusCreated)
+		}, 201, "/fhir/Observation/obs-1"},
+		{"103 only: an implicit 200 is replayed", func(w http.ResponseWriter, r *http.Request) {
+			w.WriteHeader(http.StatusEarlyHints)
+		}, 200, ""},
+		{"hijacked: 409 not replayable, not run again", func(w http.ResponseWriter, r *http.Request) {
+			c, _, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				t.Errorf("Hijack through the middleware: %v", err)
+				return
+			}
+			_ = c.Close()
+		}, 409, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, tt.handler, nil)
+			q := post("alice", key1, `{}`)
+			r := httptest.NewRequest(q.method, q.target, strings.NewReader(q.body))
+			r.Header.Set("X-Principal", q.principal)
+			r.Header.Set("Content-Type", q.ct)
+			r.Header.Set("Idempotency-Key", key1)
+			e.h.ServeHTTP(hijackable{httptest.NewRecorder()}, r)
+			again := e.do(q)
+			if again.Code != tt.wantCode || e.runs.Load() != 1 || again.Header().Get("Location") != tt.wantLocation {
+				t.Errorf("retry: got %d Location %q, %d runs; want %d %q, 1 run", again.Code, again.Header().Get("Location"), e.runs.Load(), tt.wantCode, tt.wantLocation)
+			}
+		})
 	}
 }
