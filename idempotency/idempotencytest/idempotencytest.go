@@ -6,11 +6,21 @@
 //		})
 //	}
 //
+// The suite checks the Store contract call by call (claims, leases, completion, release,
+// expiry, 50 concurrent claims of one key), then runs the idempotency middleware on the
+// store end to end (subtests under "middleware"): 50 concurrent duplicates run the
+// handler once (one 201, 49 409s), the same key with another body is a 422, a crash
+// between Claim and Complete is a 409 until the lease runs out, a 5xx or a cancelled
+// request is released, a stored response expires at the TTL.
+//
 // The suite passes its own times as now, starting from the current second and moving in
-// whole milliseconds, so a store must decide expiry on the times it is given, never on its
-// own clock (it may still let a backend expire data well after the given times). The
-// boundaries it checks: a lease taken at t for d is live before t+d and gone at t+d; a
-// record completed at t with ttl is kept before t+ttl and gone at t+ttl.
+// whole milliseconds (the middleware subtests move a fake clock by a lease or a TTL), so a
+// store must decide expiry on the times it is given, never on its own clock (it may still
+// let a backend expire data well after the given times). The boundaries it checks: a lease
+// taken at t for d is live before t+d and gone at t+d; a record completed at t with ttl is
+// kept before t+ttl and gone at t+ttl. Times never go back within a subtest.
+//
+// [RunMiddlewareBenchmarks] measures the middleware's cost per request on a store.
 package idempotencytest
 
 import (
@@ -33,8 +43,9 @@ import (
 const Tolerance = time.Millisecond
 
 // RunStoreTests runs the conformance suite against the stores newStore returns. Each
-// subtest calls newStore once; keys are derived from the subtest's name, so stores may
-// share a backend.
+// subtest calls newStore once; keys (and the principals the middleware scopes its keys
+// to) are derived from the subtest's name and a random part, so stores may share a
+// backend, across runs too.
 func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) {
 	t.Helper()
 	const (
@@ -202,6 +213,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 			t.Errorf("got %d acquired, %d in progress, %d errors (first: %v); want 1, %d, 0", acquired, held, len(errs), first(errs), n-1)
 		}
 	})
+
+	t.Run("middleware", func(t *testing.T) { runMiddlewareTests(t, newStore) })
 }
 
 func base() time.Time { return time.Now().UTC().Truncate(time.Second) }

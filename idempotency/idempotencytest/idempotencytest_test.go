@@ -17,3 +17,13 @@ func TestRunStoreTestsOnMemoryStore(t *testing.T) {
 		return s
 	})
 }
+
+// The benchmarks on the reference store: a baseline for a shared store's (pgstore,
+// redisstore), which report round-trips/op too.
+func BenchmarkMiddlewareMemoryStore(b *testing.B) {
+	s, err := idempotency.NewMemoryStore(idempotency.MemoryStoreConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	idempotencytest.RunMiddlewareBenchmarks(b, s, nil)
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/phikit/phikit/idempotency/idempotencytest"
 	"github.com/phikit/phikit/internal/testserver"
 )
 
@@ -82,5 +83,5 @@ func BenchmarkMiddlewarePostgres(b *testing.B) {
 	srv := testserver.Postgres(b)
 	var writes writeCounter
 	pool := newPool(b, srv.URL, func(c *pgxpool.Config) { c.ConnConfig.DialFunc = writes.dial })
-	benchMiddleware(b, newStore(b, pool, ""), writes.n.Load)
+	idempotencytest.RunMiddlewareBenchmarks(b, newStore(b, pool, ""), writes.n.Load)
 }

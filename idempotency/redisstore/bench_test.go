@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/phikit/phikit/idempotency/idempotencytest"
 	"github.com/phikit/phikit/internal/testserver"
 )
 
@@ -75,7 +76,7 @@ func BenchmarkMiddlewareRedis(b *testing.B) {
 	c := newClient(b, srv.Addr)
 	var cmds atomic.Int64
 	c.AddHook(countHook{&cmds})
-	benchMiddleware(b, newStore(b, c), cmds.Load)
+	idempotencytest.RunMiddlewareBenchmarks(b, newStore(b, c), cmds.Load)
 }
 
 type countHook struct{ n *atomic.Int64 }
