@@ -20,6 +20,9 @@
 // taken at t for d is live before t+d and gone at t+d; a record completed at t with ttl is
 // kept before t+ttl and gone at t+ttl. Times never go back within a subtest.
 //
+// A store must return what was stored byte for byte: a binary fingerprint, a response of
+// 4 MiB, and a nil response (not replayable) apart from an empty one.
+//
 // [RunMiddlewareBenchmarks] measures the middleware's cost per request on a store.
 package idempotencytest
 
@@ -63,9 +66,7 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 		if !bytes.Equal(c.Fingerprint, fp) || c.Completed || len(c.Response) != 0 {
 			t.Errorf("in progress: got fingerprint %q completed %v response %q, want %q false empty", c.Fingerprint, c.Completed, c.Response, fp)
 		}
-		if d := c.LeaseExpires.Sub(now.Add(lease)); d < -Tolerance || d > Tolerance {
-			t.Errorf("LeaseExpires: got %v, want %v", c.LeaseExpires, now.Add(lease))
-		}
+		wantLease(t, "in progress", c, now.Add(lease))
 		mustNil(t, "Complete", s.Complete(ctx(), k, "tok-1", resp, now.Add(2*ms), ttl))
 		c = claimHeld(t, s, k, "tok-3", fp, now.Add(3*ms), lease)
 		if !c.Completed || !bytes.Equal(c.Response, resp) || !bytes.Equal(c.Fingerprint, fp) {
@@ -82,9 +83,14 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 		if !bytes.Equal(c.Fingerprint, []byte("fp-2")) {
 			t.Errorf("fingerprint after takeover: got %q, want %q", c.Fingerprint, "fp-2")
 		}
+		wantLease(t, "after takeover", c, now.Add(2*lease))
 		wantLeaseLost(t, "Complete by the crashed holder", s.Complete(ctx(), k, "crashed", resp, now.Add(lease+2*ms), ttl))
 		wantLeaseLost(t, "Release by the crashed holder", s.Release(ctx(), k, "crashed", now.Add(lease+2*ms)))
 		mustNil(t, "Complete by the new holder", s.Complete(ctx(), k, "retry", resp, now.Add(lease+3*ms), ttl))
+		c = claimHeld(t, s, k, "fourth", fp, now.Add(lease+4*ms), lease)
+		if !c.Completed || !bytes.Equal(c.Response, resp) || !bytes.Equal(c.Fingerprint, []byte("fp-2")) {
+			t.Errorf("after the new holder completed: got completed %v response %q fingerprint %q, want true %q %q", c.Completed, c.Response, c.Fingerprint, resp, "fp-2")
+		}
 	})
 
 	t.Run("wrong token changes nothing", func(t *testing.T) {
@@ -92,11 +98,16 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 		claimAcquired(t, s, k, "tok-1", fp, now, lease)
 		wantLeaseLost(t, "Complete with a wrong token", s.Complete(ctx(), k, "tok-X", resp, now.Add(ms), ttl))
 		wantLeaseLost(t, "Release with a wrong token", s.Release(ctx(), k, "tok-X", now.Add(ms)))
+		wantLeaseLost(t, "Complete with the empty token", s.Complete(ctx(), k, "", resp, now.Add(ms), ttl))
+		wantLeaseLost(t, "Release with the empty token", s.Release(ctx(), k, "", now.Add(ms)))
 		c := claimHeld(t, s, k, "tok-2", fp, now.Add(2*ms), lease)
 		if c.Completed {
 			t.Errorf("after wrong-token calls: got completed, want in progress")
 		}
 		mustNil(t, "Complete with the right token", s.Complete(ctx(), k, "tok-1", resp, now.Add(3*ms), ttl))
+		if c := claimHeld(t, s, k, "tok-2", fp, now.Add(4*ms), lease); !c.Completed || !bytes.Equal(c.Response, resp) {
+			t.Errorf("after the right token completed: got completed %v response %q, want true %q", c.Completed, c.Response, resp)
+		}
 	})
 
 	t.Run("expired lease cannot complete or release", func(t *testing.T) {
@@ -130,6 +141,8 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 		s, k, now := newStore(t), key(t, "a"), base()
 		claimAcquired(t, s, k, "tok-1", fp, now, lease)
 		mustNil(t, "Release", s.Release(ctx(), k, "tok-1", now.Add(ms)))
+		wantLeaseLost(t, "second Release", s.Release(ctx(), k, "tok-1", now.Add(ms)))
+		wantLeaseLost(t, "Complete after Release", s.Complete(ctx(), k, "tok-1", resp, now.Add(ms), ttl))
 		claimAcquired(t, s, k, "tok-2", []byte("fp-2"), now.Add(2*ms), lease)
 		wantLeaseLost(t, "Complete by the released holder", s.Complete(ctx(), k, "tok-1", resp, now.Add(3*ms), ttl))
 	})
@@ -143,28 +156,49 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 			t.Errorf("just before ttl: got in progress, want completed")
 		}
 		claimAcquired(t, s, k, "tok-3", []byte("fp-3"), done.Add(ttl), lease)
-	})
-
-	t.Run("not replayable response", func(t *testing.T) {
-		s, k, now := newStore(t), key(t, "a"), base()
-		claimAcquired(t, s, k, "tok-1", fp, now, lease)
-		mustNil(t, "Complete(nil)", s.Complete(ctx(), k, "tok-1", nil, now.Add(ms), ttl))
-		c := claimHeld(t, s, k, "tok-2", fp, now.Add(2*ms), lease)
-		if !c.Completed || len(c.Response) != 0 || !bytes.Equal(c.Fingerprint, fp) {
-			t.Errorf("got completed %v, %d response bytes, fingerprint %q; want true, 0, %q", c.Completed, len(c.Response), c.Fingerprint, fp)
+		c := claimHeld(t, s, k, "tok-4", fp, done.Add(ttl+ms), lease)
+		if c.Completed || !bytes.Equal(c.Fingerprint, []byte("fp-3")) {
+			t.Errorf("after the expired record was replaced: got completed %v fingerprint %q, want false %q", c.Completed, c.Fingerprint, "fp-3")
+		}
+		wantLease(t, "the replacing claim", c, done.Add(ttl+lease))
+		mustNil(t, "Complete(nil) by the replacing claim", s.Complete(ctx(), k, "tok-3", nil, done.Add(ttl+2*ms), ttl))
+		if c := claimHeld(t, s, k, "tok-4", fp, done.Add(ttl+3*ms), lease); !c.Completed || c.Response != nil || !bytes.Equal(c.Fingerprint, []byte("fp-3")) {
+			t.Errorf("after the replacing claim completed: got completed %v response %q (nil %v) fingerprint %q, want true, nil, %q", c.Completed, c.Response, c.Response == nil, c.Fingerprint, "fp-3")
 		}
 	})
+
+	for _, tc := range []struct {
+		name     string
+		response []byte
+	}{
+		{"not replayable (nil) response stays nil", nil},
+		{"empty response stays empty, not nil", []byte{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, k, now := newStore(t), key(t, "a"), base()
+			claimAcquired(t, s, k, "tok-1", fp, now, lease)
+			mustNil(t, "Complete", s.Complete(ctx(), k, "tok-1", tc.response, now.Add(ms), ttl))
+			c := claimHeld(t, s, k, "tok-2", fp, now.Add(2*ms), lease)
+			if !c.Completed || len(c.Response) != 0 || (c.Response == nil) != (tc.response == nil) || !bytes.Equal(c.Fingerprint, fp) {
+				t.Errorf("got completed %v, %d response bytes (nil %v), fingerprint %q; want true, 0 (nil %v), %q", c.Completed, len(c.Response), c.Response == nil, c.Fingerprint, tc.response == nil, fp)
+			}
+		})
+	}
 
 	t.Run("large response and binary fingerprint round-trip", func(t *testing.T) {
 		s, k, now := newStore(t), key(t, "a"), base()
 		big := make([]byte, 4<<20)
 		_, _ = rand.Read(big)
-		bfp := sha256.Sum256(big)
-		claimAcquired(t, s, k, "tok-1", bfp[:], now, lease)
-		mustNil(t, "Complete", s.Complete(ctx(), k, "tok-1", big, now.Add(ms), ttl))
-		c := claimHeld(t, s, k, "tok-2", bfp[:], now.Add(2*ms), lease)
-		if !bytes.Equal(c.Response, big) || !bytes.Equal(c.Fingerprint, bfp[:]) {
-			t.Errorf("got %d response bytes (equal %v), fingerprint equal %v; want %d, true, true", len(c.Response), bytes.Equal(c.Response, big), bytes.Equal(c.Fingerprint, bfp[:]), len(big))
+		sum := sha256.Sum256(big)
+		bfp := append([]byte{0x00, 0xff, 0x00}, sum[:]...)
+		claimAcquired(t, s, k, "tok-1", bfp, now, lease)
+		if c := claimHeld(t, s, k, "tok-2", []byte("x"), now.Add(ms), lease); !bytes.Equal(c.Fingerprint, bfp) {
+			t.Errorf("in progress: got fingerprint %x, want %x", c.Fingerprint, bfp)
+		}
+		mustNil(t, "Complete", s.Complete(ctx(), k, "tok-1", big, now.Add(2*ms), ttl))
+		c := claimHeld(t, s, k, "tok-2", bfp, now.Add(3*ms), lease)
+		if !bytes.Equal(c.Response, big) || !bytes.Equal(c.Fingerprint, bfp) {
+			t.Errorf("got %d response bytes (equal %v), fingerprint equal %v; want %d, true, true", len(c.Response), bytes.Equal(c.Response, big), bytes.Equal(c.Fingerprint, bfp), len(big))
 		}
 	})
 
@@ -183,34 +217,45 @@ func RunStoreTests(t *testing.T, newStore func(t *testing.T) idempotency.Store) 
 		}
 	})
 
-	t.Run("50 concurrent claims, one acquired", func(t *testing.T) {
+	t.Run("50 concurrent claims, one acquired, the others see its record", func(t *testing.T) {
 		s, k, now := newStore(t), key(t, "a"), base()
 		const n = 50
 		var wg sync.WaitGroup
-		var mu sync.Mutex
-		acquired, held := 0, 0
-		var errs []error
+		claims := make([]idempotency.Claim, n)
+		errs := make([]error, n)
 		start := make(chan struct{})
 		for i := range n {
 			wg.Go(func() {
 				<-start
-				c, err := s.Claim(ctx(), k, fmt.Sprintf("tok-%d", i), fp, now, lease)
-				mu.Lock()
-				defer mu.Unlock()
-				switch {
-				case err != nil:
-					errs = append(errs, err)
-				case c.Acquired:
-					acquired++
-				case !c.Completed && bytes.Equal(c.Fingerprint, fp):
-					held++
-				}
+				claims[i], errs[i] = s.Claim(ctx(), k, fmt.Sprintf("tok-%d", i), fmt.Appendf(nil, "fp-%d", i), now, lease)
 			})
 		}
 		close(start)
 		wg.Wait()
-		if len(errs) > 0 || acquired != 1 || held != n-1 {
-			t.Errorf("got %d acquired, %d in progress, %d errors (first: %v); want 1, %d, 0", acquired, held, len(errs), first(errs), n-1)
+		var winner []byte
+		acquired, held, failed := 0, 0, 0
+		for i, c := range claims {
+			if errs[i] == nil && c.Acquired {
+				acquired++
+				winner = fmt.Appendf(nil, "fp-%d", i)
+			}
+		}
+		for i, c := range claims {
+			switch {
+			case errs[i] != nil:
+				failed++
+				if failed == 1 {
+					t.Errorf("claim %d: got error %v, want nil", i, errs[i])
+				}
+			case c.Acquired:
+			case !c.Completed && bytes.Equal(c.Fingerprint, winner) && nearly(c.LeaseExpires, now.Add(lease)):
+				held++
+			default:
+				t.Errorf("claim %d: got completed %v fingerprint %q lease until %v, want the winner's in-progress record (%q, %v)", i, c.Completed, c.Fingerprint, c.LeaseExpires, winner, now.Add(lease))
+			}
+		}
+		if acquired != 1 || held != n-1 || failed != 0 {
+			t.Errorf("got %d acquired, %d seeing the winner's record, %d errors; want 1, %d, 0", acquired, held, failed, n-1)
 		}
 	})
 
@@ -261,9 +306,15 @@ func wantLeaseLost(t *testing.T, what string, err error) {
 	}
 }
 
-func first(errs []error) error {
-	if len(errs) == 0 {
-		return nil
+// wantLease checks that c's lease runs out at want, to Tolerance.
+func wantLease(t *testing.T, what string, c idempotency.Claim, want time.Time) {
+	t.Helper()
+	if !nearly(c.LeaseExpires, want) {
+		t.Errorf("%s: got LeaseExpires %v, want %v", what, c.LeaseExpires, want)
 	}
-	return errors.Join(errs[0])
+}
+
+func nearly(got, want time.Time) bool {
+	d := got.Sub(want)
+	return d >= -Tolerance && d <= Tolerance
 }
