@@ -29,7 +29,8 @@ type LimiterConfig struct {
 	Burst int
 	// MaxKeys caps the number of keys tracked at once; zero means DefaultMaxKeys. When the
 	// cap is reached the least recently used key is forgotten (an approximation: see
-	// Limiter).
+	// Limiter). Each shard holds a fixed share of the cap and keys do not spread evenly,
+	// so eviction starts about 1% before MaxKeys keys are held.
 	MaxKeys int
 	// Now is the clock; nil means the system clock, read as time.Now at NewLimiter
 	// advanced by the monotonic clock: one clock read per decision instead of time.Now's
