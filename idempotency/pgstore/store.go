@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/phikit/phikit/idempotency"
+	"github.com/phikit/phikit/internal/pgident"
 )
 
 // DefaultTable is the table of a Config whose Table is empty.
@@ -20,9 +20,6 @@ const DefaultTable = "phikit_idempotency"
 
 // indexSuffix names the table's index: TABLE_until_idx.
 const indexSuffix = "_until_idx"
-
-// maxIdentifier is PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
-const maxIdentifier = 63
 
 // claimAttempts bounds the statements one Claim runs. A second is needed only when a
 // concurrent Claim inserted the key after the first statement's snapshot was taken.
@@ -81,14 +78,11 @@ func New(cfg Config) (*Store, error) {
 	if table == "" {
 		table = DefaultTable
 	}
-	schema, name, err := splitTable(table)
+	tab, err := pgident.ParseTable(table, indexSuffix)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pgstore: Config.Table: %v: %w", err, ErrInvalidConfig)
 	}
-	t := `"` + name + `"`
-	if schema != "" {
-		t = `"` + schema + `".` + t
-	}
+	t, name := tab.Quoted(), tab.Name
 	return &Store{
 		pool:    cfg.Pool,
 		lockKey: "phikit/idempotency/pgstore " + table,
@@ -131,35 +125,6 @@ WHERE key = $1 AND token = $2 AND NOT completed AND until_ns > $3`,
 	SELECT key FROM ` + t + ` WHERE until_ns <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED
 ) AND until_ns <= $1`,
 	}, nil
-}
-
-// splitTable splits table into its optional schema and its name, and checks both.
-func splitTable(table string) (schema, name string, err error) {
-	name = table
-	if i := strings.IndexByte(table, '.'); i >= 0 {
-		schema, name = table[:i], table[i+1:]
-		if !isIdentifier(schema, maxIdentifier) {
-			return "", "", fmt.Errorf("pgstore: Config.Table: schema is not a lower-case identifier of at most %d bytes: %w", maxIdentifier, ErrInvalidConfig)
-		}
-	}
-	if !isIdentifier(name, maxIdentifier-len(indexSuffix)) {
-		return "", "", fmt.Errorf("pgstore: Config.Table: name is not a lower-case identifier of at most %d bytes: %w", maxIdentifier-len(indexSuffix), ErrInvalidConfig)
-	}
-	return schema, name, nil
-}
-
-// isIdentifier reports whether s matches [a-z_][a-z0-9_]* and has at most max bytes.
-func isIdentifier(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '_' && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // CreateSchema creates the table and its index unless they exist, in one transaction

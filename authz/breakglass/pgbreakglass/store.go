@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/phikit/phikit/authz/breakglass"
+	"github.com/phikit/phikit/internal/pgident"
 )
 
 // DefaultTable is the table of a Config whose Table is empty.
@@ -61,7 +62,7 @@ func New(db DB, cfg Config) (*Store, error) {
 		return nil, errors.New("pgbreakglass: Config.Table has more than one dot")
 	}
 	for _, p := range parts {
-		if !identifier(p) {
+		if !pgident.Valid(p, maxPart) {
 			return nil, fmt.Errorf("pgbreakglass: Config.Table part %q is not a lowercase identifier of at most 48 characters", p)
 		}
 	}
@@ -80,19 +81,9 @@ func New(db DB, cfg Config) (*Store, error) {
 
 const columns = `id, actor, actor_ref, patient, reason, justification, opened_at, expires_at, closed_at, reviewed_at, reviewer, review_note`
 
-// identifier reports whether s is a plain lowercase SQL identifier of at most 48 bytes
-// (leaving room for the index-name suffixes under PostgreSQL's 63).
-func identifier(s string) bool {
-	if s == "" || len(s) > 48 || ('0' <= s[0] && s[0] <= '9') {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+// maxPart is the longest schema or table name, in bytes: it leaves room for the
+// index-name suffixes under PostgreSQL's 63 (pgident.MaxLen).
+const maxPart = 48
 
 // CreateSchema creates the table and its indexes unless they exist. It is safe to run
 // from several replicas at once (an advisory lock serialises them) and to run again.

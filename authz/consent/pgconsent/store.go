@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/phikit/phikit/authz/consent"
+	"github.com/phikit/phikit/internal/pgident"
 )
 
 // DefaultTable is the table of a Config whose Table is empty.
@@ -19,9 +19,6 @@ const DefaultTable = "phikit_consent_rules"
 
 // indexSuffix names the table's index: TABLE_patient_idx.
 const indexSuffix = "_patient_idx"
-
-// maxIdentifier is PostgreSQL's longest identifier, in bytes (NAMEDATALEN - 1).
-const maxIdentifier = 63
 
 // Config configures a Store.
 type Config struct {
@@ -69,14 +66,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if table == "" {
 		table = DefaultTable
 	}
-	schema, name, err := splitTable(table)
+	tab, err := pgident.ParseTable(table, indexSuffix)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("pgconsent: Table %q: %v", table, err)
 	}
-	t := `"` + name + `"`
-	if schema != "" {
-		t = `"` + schema + `".` + t
-	}
+	t, name := tab.Quoted(), tab.Name
 	s := &Store{
 		pool:    pool,
 		now:     cfg.Now,
@@ -120,35 +114,6 @@ SELECT EXISTS (SELECT 1 FROM u) OR EXISTS (SELECT 1 FROM ` + t + ` WHERE id = $1
 		return nil, fail(ctx, "new", err)
 	}
 	return s, nil
-}
-
-// splitTable splits table into its optional schema and its name, and checks both.
-func splitTable(table string) (schema, name string, err error) {
-	name = table
-	if i := strings.IndexByte(table, '.'); i >= 0 {
-		schema, name = table[:i], table[i+1:]
-		if !isIdentifier(schema, maxIdentifier) {
-			return "", "", fmt.Errorf("pgconsent: Table %q: schema is not a lower-case identifier of at most %d bytes", table, maxIdentifier)
-		}
-	}
-	if !isIdentifier(name, maxIdentifier-len(indexSuffix)) {
-		return "", "", fmt.Errorf("pgconsent: Table %q: name is not a lower-case identifier of at most %d bytes", table, maxIdentifier-len(indexSuffix))
-	}
-	return schema, name, nil
-}
-
-// isIdentifier reports whether s matches [a-z_][a-z0-9_]* and has at most max bytes.
-func isIdentifier(s string, max int) bool {
-	if s == "" || len(s) > max {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '_' && (c < 'a' || c > 'z') && (i == 0 || c < '0' || c > '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // CreateSchema creates the table and its index unless they exist, in one transaction
