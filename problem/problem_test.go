@@ -49,6 +49,11 @@ var typeCases = []struct {
 	{"precondition required", problem.PreconditionRequired, "https://phikit.github.io/problems/precondition-required", 428, "Precondition required", "This request must be conditional (If-Match).", "required", "precondition-required"},
 	{"internal", problem.Internal, "https://phikit.github.io/problems/internal", 500, "Internal error", "The server could not complete the request.", "exception", "internal"},
 	{"unavailable", problem.Unavailable, "https://phikit.github.io/problems/unavailable", 503, "Service unavailable", "The service cannot handle the request right now; retry later.", "transient", "unavailable"},
+	{"idempotency key missing", problem.IdempotencyKeyMissing, "https://phikit.github.io/problems/idempotency-key-missing", 400, "Idempotency-Key required", "This request requires an Idempotency-Key header.", "required", "idempotency-key-missing"},
+	{"idempotency key invalid", problem.IdempotencyKeyInvalid, "https://phikit.github.io/problems/idempotency-key-invalid", 400, "Invalid Idempotency-Key", "The Idempotency-Key header must be one string of 1 to 255 printable ASCII characters.", "invalid", "idempotency-key-invalid"},
+	{"idempotency key reused", problem.IdempotencyKeyReused, "https://phikit.github.io/problems/idempotency-key-reused", 422, "Idempotency-Key reused", "This Idempotency-Key was already used for a different request.", "business-rule", "idempotency-key-reused"},
+	{"idempotency in progress", problem.IdempotencyInProgress, "https://phikit.github.io/problems/idempotency-in-progress", 409, "Request in progress", "A request with this Idempotency-Key is still being processed; retry later.", "conflict", "idempotency-in-progress"},
+	{"idempotency not replayable", problem.IdempotencyNotReplayable, "https://phikit.github.io/problems/idempotency-not-replayable", 409, "Response not replayable", "The request with this Idempotency-Key was completed, but its response cannot be replayed; it was not repeated.", "business-rule", "idempotency-not-replayable"},
 }
 
 // problemBody is the decoded application/problem+json body. Pointers tell an absent member

@@ -34,6 +34,21 @@ const (
 	Internal Type = base + "internal"
 	// Unavailable: a dependency the request needs, such as the audit trail, is down (503).
 	Unavailable Type = base + "unavailable"
+	// IdempotencyKeyMissing: the route requires an Idempotency-Key header and the request
+	// has none (400).
+	IdempotencyKeyMissing Type = base + "idempotency-key-missing"
+	// IdempotencyKeyInvalid: the Idempotency-Key header is malformed or repeated (400).
+	IdempotencyKeyInvalid Type = base + "idempotency-key-invalid"
+	// IdempotencyKeyReused: the Idempotency-Key was already used for a different request
+	// (another method, path, query or body) (422).
+	IdempotencyKeyReused Type = base + "idempotency-key-reused"
+	// IdempotencyInProgress: a request with the same Idempotency-Key is still being
+	// processed; retry later (409).
+	IdempotencyInProgress Type = base + "idempotency-in-progress"
+	// IdempotencyNotReplayable: the request with this Idempotency-Key was completed, but its
+	// response was not kept (too large to store), so it cannot be replayed; the request is
+	// not repeated either (409).
+	IdempotencyNotReplayable Type = base + "idempotency-not-replayable"
 )
 
 const base = "https://phikit.github.io/problems/"
@@ -71,6 +86,16 @@ func (t Type) info() typeInfo {
 		return typeInfo{http.StatusPreconditionRequired, "Precondition required", "This request must be conditional (If-Match).", "required"}
 	case Unavailable:
 		return typeInfo{http.StatusServiceUnavailable, "Service unavailable", "The service cannot handle the request right now; retry later.", "transient"}
+	case IdempotencyKeyMissing:
+		return typeInfo{http.StatusBadRequest, "Idempotency-Key required", "This request requires an Idempotency-Key header.", "required"}
+	case IdempotencyKeyInvalid:
+		return typeInfo{http.StatusBadRequest, "Invalid Idempotency-Key", "The Idempotency-Key header must be one string of 1 to 255 printable ASCII characters.", "invalid"}
+	case IdempotencyKeyReused:
+		return typeInfo{http.StatusUnprocessableEntity, "Idempotency-Key reused", "This Idempotency-Key was already used for a different request.", "business-rule"}
+	case IdempotencyInProgress:
+		return typeInfo{http.StatusConflict, "Request in progress", "A request with this Idempotency-Key is still being processed; retry later.", "conflict"}
+	case IdempotencyNotReplayable:
+		return typeInfo{http.StatusConflict, "Response not replayable", "The request with this Idempotency-Key was completed, but its response cannot be replayed; it was not repeated.", "business-rule"}
 	default: // Internal, and any Type this package does not define
 		return typeInfo{http.StatusInternalServerError, "Internal error", "The server could not complete the request.", "exception"}
 	}
