@@ -6,6 +6,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -203,5 +206,40 @@ func TestQuotaWrongTypeFailsClosed(t *testing.T) {
 	}
 	if _, allowed, err := s.Spend(ctx, "k", 1, 5, time.Now().Add(time.Hour)); err == nil || allowed {
 		t.Errorf("got allowed %v err %v, want refused with an error", allowed, err)
+	}
+}
+
+// TestQuotaThroughMiddlewareReplicas: two middlewares (replicas) with their own limiters
+// and one Redis share one daily quota.
+func TestQuotaThroughMiddlewareReplicas(t *testing.T) {
+	srv := testserver.Redis(t)
+	c := newClient(t, srv.Addr)
+	replica := func() http.Handler {
+		lim, err := ratelimit.NewLimiter(ratelimit.LimiterConfig{Rate: 1000, Burst: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := ratelimit.New(ratelimit.Config{Limiter: lim, Store: newStore(t, c, "mw:"), QuotaStore: newQuotaStore(t, c, "mw:"),
+			Quotas: []ratelimit.Quota{{Name: "daily", Limit: 3, Period: ratelimit.Day}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	}
+	a, b := replica(), replica()
+	for i, tt := range []struct {
+		h    http.Handler
+		want int
+	}{{a, 200}, {b, 200}, {a, 200}, {b, 429}, {a, 429}} {
+		r := httptest.NewRequest(http.MethodGet, "/fhir/Patient/1", nil)
+		r.RemoteAddr = "203.0.113.9:1"
+		w := httptest.NewRecorder()
+		tt.h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("request %d: status %d, want %d", i+1, w.Code, tt.want)
+		}
+		if tt.want == 429 && !strings.Contains(w.Header().Values("RateLimit")[0], `"daily";r=0`) {
+			t.Errorf("request %d: RateLimit %q, want the daily quota exhausted", i+1, w.Header().Values("RateLimit"))
+		}
 	}
 }
