@@ -124,7 +124,10 @@
 //
 // Quotas: a quota counter cannot be forgotten early without giving its key the whole
 // quota back, so a full MemoryQuotaStore refuses new keys (ErrQuotaStoreFull, then
-// OnStoreError, or 503 when it is the only store) rather than evict. Windows follow the
+// OnStoreError, or 503 when it is the only store) rather than evict. A client who can
+// mint keys (addresses, above all IPv6 /64s) could fill it and shut new clients out
+// until the window ends: key quotas by an authenticated principal or tenant, and size
+// the store (Config.QuotaStore, MemoryQuotaStoreConfig.MaxKeys) for your callers. Windows follow the
 // servers' clocks: keep them in sync (NTP).
 //
 // Adaptive concurrency: latency is measured from admission until the handler returns,
