@@ -27,7 +27,7 @@ var (
 	// ParseETagList). Default answer 400 (problem.InvalidRequest).
 	ErrMalformedPrecondition = errors.New("idempotency: malformed precondition")
 	// ErrVersionUnavailable: the Versioner failed, so the current version is unknown.
-	// Default answer 503 (problem.Unavailable).
+	// Default answer 503 (problem.Unavailable) with Retry-After: 1.
 	ErrVersionUnavailable = errors.New("idempotency: current version unavailable")
 )
 
@@ -306,6 +306,7 @@ func writePreconditionProblem(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.Is(err, ErrVersionUnavailable): // first: it wraps the Versioner's error
 		t = problem.Unavailable
+		w.Header().Set("Retry-After", "1")
 	case errors.Is(err, ErrPreconditionRequired):
 		t = problem.PreconditionRequired
 	case errors.Is(err, ErrPreconditionFailed):

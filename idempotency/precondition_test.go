@@ -518,6 +518,9 @@ func TestPreconditionsHandler(t *testing.T) {
 			if w.Code != tt.wantStatus {
 				t.Errorf("status: got %d, want %d", w.Code, tt.wantStatus)
 			}
+			if got, want := w.Header().Get("Retry-After"), map[bool]string{true: "1"}[tt.wantStatus == 503]; got != want {
+				t.Errorf("Retry-After: got %q, want %q", got, want)
+			}
 			if ran != (tt.wantStatus == 200) {
 				t.Errorf("handler ran: got %v, want %v", ran, tt.wantStatus == 200)
 			}
