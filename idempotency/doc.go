@@ -93,8 +93,8 @@
 // A PUT, PATCH or DELETE without If-Match (or If-None-Match: * to create only if absent)
 // is answered 428; one whose If-Match names no current version, or whose If-None-Match: *
 // finds the resource, 412; a malformed field 400; a Versioner failure 503 with
-// Retry-After: 1. Each refusal
-// is recorded in the audit event ("idempotency.precondition-required", …). Serve the
+// Retry-After: 1. Each refusal is recorded in the audit event
+// ("idempotency.precondition-required", …). Serve the
 // same tags in the ETag field of reads: StrongETag for a body hash, ETagFromVersion or
 // FHIRVersionETag for a version.
 //
