@@ -158,10 +158,6 @@ func startHydra(t testing.TB, bin, dir string) (srv *HydraServer, portTaken bool
 	}
 
 	logPath := filepath.Join(dir, fmt.Sprintf("hydra-%d.log", publicPort))
-	logFile, err := os.Create(logPath) // #nosec G304 -- a path in the test's own temp dir
-	if err != nil {
-		return nil, false, fmt.Errorf("create log file: %w", err)
-	}
 	// #nosec G204 -- runs the hydra binary found by findHydra, with arguments built here.
 	cmd := exec.Command(bin, "serve", "all", "--dev", "--sqa-opt-out")
 	cmd.Dir = dir
@@ -183,34 +179,19 @@ func startHydra(t testing.TB, bin, dir string) (srv *HydraServer, portTaken bool
 	if tmp := os.Getenv("TMPDIR"); tmp != "" {
 		cmd.Env = append(cmd.Env, "TMPDIR="+tmp)
 	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr(nil)
-	err = cmd.Start()
-	_ = logFile.Close() // the child holds its own descriptor
+	p, err := launch(t, cmd, logPath)
 	if err != nil {
-		return nil, false, fmt.Errorf("run %s: %w", bin, err)
+		return nil, false, err
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill() // fails harmlessly when the process has already exited
-		<-exited
-	}
-	// Registered before waiting, so the process is stopped even if the test stops
-	// while it is starting.
+	// Runs before launch's cleanup stops the process.
 	t.Cleanup(func() {
-		stop()
 		if t.Failed() {
 			t.Logf("testserver: hydra (public port %d, admin port %d) log tail:\n%s", publicPort, adminPort, logTail(logPath, 0))
 		}
 	})
 
-	if err := srv.wait(exited); err != nil {
-		stop()
+	if err := srv.wait(p.exited); err != nil {
+		p.stop()
 		tail := logTail(logPath, 0)
 		return nil, strings.Contains(tail, "address already in use"),
 			fmt.Errorf("%w\n--- hydra log tail ---\n%s", err, tail)

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -49,14 +48,19 @@ func startRedis(t testing.TB, bin, dir string) (addr string, portTaken bool, err
 	if err != nil {
 		return "", false, err
 	}
+	addr, _, portTaken, err = runRedis(t, bin, dir, port)
+	return addr, portTaken, err
+}
+
+// runRedis starts redis-server in dir on 127.0.0.1:port with persistence off and the
+// arguments extra added, stops it in t.Cleanup, and waits until it answers. It returns
+// the server's address and the path of its log. A failure quotes the log's tail;
+// portTaken reports one because another process holds the port.
+func runRedis(t testing.TB, bin, dir string, port int, extra ...string) (addr, logPath string, portTaken bool, err error) {
 	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logPath := filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
-	logFile, err := os.Create(logPath) // #nosec G304 -- a path in the test's own temp dir
-	if err != nil {
-		return "", false, fmt.Errorf("create log file: %w", err)
-	}
+	logPath = filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
 	// #nosec G204 -- runs the redis-server found by need(), with arguments built here.
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--bind", "127.0.0.1",
 		"--port", strconv.Itoa(port),
 		"--dir", dir,
@@ -64,36 +68,19 @@ func startRedis(t testing.TB, bin, dir string) (addr string, portTaken bool, err
 		"--appendonly", "no",
 		"--daemonize", "no",
 		"--protected-mode", "yes",
-	)
+	}, extra...)...)
 	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr(nil)
-	err = cmd.Start()
-	_ = logFile.Close() // the child holds its own descriptor
+	p, err := launch(t, cmd, logPath)
 	if err != nil {
-		return "", false, fmt.Errorf("run %s: %w", bin, err)
+		return "", "", false, err
 	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill() // fails harmlessly when the process has already exited
-		<-exited
-	}
-	// Registered before waiting, so the process is stopped even if the test stops
-	// while it is starting.
-	t.Cleanup(stop)
-
-	if err := waitRedis(addr, cmd.Process.Pid, exited); err != nil {
-		stop()
+	if err := waitRedis(addr, p.pid, p.exited); err != nil {
+		p.stop()
 		tail := logTail(logPath, 0)
-		return "", strings.Contains(tail, "Address already in use"),
+		return "", "", strings.Contains(tail, "Address already in use"),
 			fmt.Errorf("%w\n--- redis-server log tail ---\n%s", err, tail)
 	}
-	return addr, false, nil
+	return addr, logPath, false, nil
 }
 
 // waitRedis polls addr until the redis-server with process id pid answers PING, the

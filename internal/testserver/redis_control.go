@@ -3,9 +3,7 @@ package testserver
 import (
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -47,47 +45,15 @@ func (s *RedisServer) Stop(t testing.TB) {
 func (s *RedisServer) Start(t testing.TB) {
 	t.Helper()
 	bin := need(t, "redis-server", "apt-get install -y redis-server")
-	_, port, err := net.SplitHostPort(s.Addr)
+	_, portText, err := net.SplitHostPort(s.Addr)
 	if err != nil {
 		t.Fatalf("testserver: start redis-server: %v", err)
 	}
-	dir := t.TempDir()
-	logPath := filepath.Join(dir, "redis-"+port+".log")
-	logFile, err := os.Create(logPath) // #nosec G304 -- a path in the test's own temp dir
+	port, err := strconv.Atoi(portText)
 	if err != nil {
-		t.Fatalf("testserver: start redis-server: create log file: %v", err)
+		t.Fatalf("testserver: start redis-server: port %q: %v", portText, err)
 	}
-	// #nosec G204 -- runs the redis-server found by need(), with arguments built here.
-	cmd := exec.Command(bin,
-		"--bind", "127.0.0.1",
-		"--port", port,
-		"--dir", dir,
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--protected-mode", "yes",
-	)
-	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr(nil)
-	err = cmd.Start()
-	_ = logFile.Close()
-	if err != nil {
-		t.Fatalf("testserver: run %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-	t.Cleanup(stop)
-	if err := waitRedis(s.Addr, cmd.Process.Pid, exited); err != nil {
-		stop()
-		t.Fatalf("testserver: restart redis-server: %v\n--- redis-server log tail ---\n%s", err, logTail(logPath, 0))
+	if _, _, _, err := runRedis(t, bin, t.TempDir(), port); err != nil {
+		t.Fatalf("testserver: restart redis-server: %v", err)
 	}
 }

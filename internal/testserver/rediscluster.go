@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,52 +85,11 @@ func startClusterNode(t testing.TB, bin, dir string) (addr, logPath string, port
 	if port+clusterBusOffset > 65535 {
 		return "", "", false, fmt.Errorf("no free port below %d for a cluster node", 65535-clusterBusOffset+1)
 	}
-	addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	logPath = filepath.Join(dir, fmt.Sprintf("redis-%d.log", port))
-	logFile, err := os.Create(logPath) // #nosec G304 -- a path in the test's own temp dir
-	if err != nil {
-		return "", "", false, fmt.Errorf("create log file: %w", err)
-	}
-	// #nosec G204 -- runs the redis-server found by need(), with arguments built here.
-	cmd := exec.Command(bin,
-		"--bind", "127.0.0.1",
-		"--port", strconv.Itoa(port),
-		"--dir", dir,
-		"--save", "",
-		"--appendonly", "no",
-		"--daemonize", "no",
-		"--protected-mode", "yes",
+	return runRedis(t, bin, dir, port,
 		"--cluster-enabled", "yes",
 		"--cluster-config-file", fmt.Sprintf("nodes-%d.conf", port),
 		"--cluster-node-timeout", "5000",
 	)
-	cmd.Dir = dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = sysProcAttr(nil)
-	err = cmd.Start()
-	_ = logFile.Close() // the child holds its own descriptor
-	if err != nil {
-		return "", "", false, fmt.Errorf("run %s: %w", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		close(exited)
-	}()
-	stop := func() {
-		_ = cmd.Process.Kill() // fails harmlessly when the process has already exited
-		<-exited
-	}
-	t.Cleanup(stop)
-
-	if err := waitRedis(addr, cmd.Process.Pid, exited); err != nil {
-		stop()
-		tail := logTail(logPath, 0)
-		return "", "", strings.Contains(tail, "Address already in use"),
-			fmt.Errorf("%w\n--- redis-server log tail ---\n%s", err, tail)
-	}
-	return addr, logPath, false, nil
 }
 
 // formCluster gives each node a distinct config epoch and a third of the slots, has

@@ -96,6 +96,50 @@ func fileSize(path string) int64 {
 	return fi.Size()
 }
 
+// process is a server process started by [launch].
+type process struct {
+	pid int
+	// exited is closed when the process has exited.
+	exited <-chan struct{}
+	// stop kills the process, if it still runs, and waits until it has exited. It may
+	// be called more than once.
+	stop func()
+}
+
+// launch starts cmd with its standard output and error in a new file at logPath, and
+// stops the process in t.Cleanup, registered before the caller waits for the server,
+// so the process is stopped even if the test stops while it is starting. cmd.SysProcAttr
+// is set to [sysProcAttr](nil).
+func launch(t testing.TB, cmd *exec.Cmd, logPath string) (*process, error) {
+	logFile, err := os.Create(logPath) // #nosec G304 -- a path in the test's own temp dir
+	if err != nil {
+		return nil, fmt.Errorf("create log file: %w", err)
+	}
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.SysProcAttr = sysProcAttr(nil)
+	err = cmd.Start()
+	_ = logFile.Close() // the child holds its own descriptor
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", cmd.Path, err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	p := &process{
+		pid:    cmd.Process.Pid,
+		exited: exited,
+		stop: func() {
+			_ = cmd.Process.Kill() // fails harmlessly when the process has already exited
+			<-exited
+		},
+	}
+	t.Cleanup(p.stop)
+	return p, nil
+}
+
 // osUser is the OS account that runs a server process; a nil *osUser means the
 // account running the test.
 type osUser struct {
