@@ -90,7 +90,9 @@ type Config struct {
 	// under it (minimum necessary): {"HPAYMT": {"Patient.identifier", "Patient.address"}}.
 	Withhold map[string][]string
 	// BindingStatus is the status of a request refused for reaching another patient than
-	// the one in context: 404 (the zero value), so that existence is not revealed, or 403.
+	// the one in context — before the handler runs or, for a read checked on its
+	// response, after — as the default ErrorHandler answers it: 404 (the zero value), so
+	// that existence is not revealed, or 403.
 	BindingStatus int
 	// MaxBodyBytes caps the request bodies read to check patient references, and the
 	// responses buffered to carry out obligations. Zero means 1 MiB.
@@ -243,7 +245,7 @@ func New(cfg Config) (*Authorizer, error) {
 		a.logger = slog.New(slog.DiscardHandler)
 	}
 	if a.onError == nil {
-		a.onError = writeError
+		a.onError = a.writeError
 	}
 	return a, nil
 }
@@ -719,14 +721,18 @@ func (a *Authorizer) checkConsent(ctx context.Context, d *Decision, p *authn.Pri
 }
 
 // writeError is the default ErrorHandler.
-func writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (a *Authorizer) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var ise *InsufficientScopeError
 	switch {
 	case errors.As(err, &ise):
 		w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+ise.Scope+`"`)
 		problem.Write(w, r, problem.Forbidden)
 	case errors.Is(err, ErrPatientBinding):
-		problem.Write(w, r, problem.NotFound)
+		if a.bindingStatus == http.StatusForbidden {
+			problem.Write(w, r, problem.Forbidden)
+		} else {
+			problem.Write(w, r, problem.NotFound)
+		}
 	case errors.Is(err, ErrUnauthenticated):
 		problem.Write(w, r, problem.Unauthenticated)
 	case errors.Is(err, ErrMalformedBody):

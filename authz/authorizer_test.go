@@ -585,3 +585,39 @@ func TestReviewFollowUps(t *testing.T) {
 	assert.Equal(t, 400, res.code)
 	assert.Contains(t, res.body, `"pointer":"/type"`)
 }
+
+func TestBindingStatus(t *testing.T) {
+	var handled []error
+	custom := func(w http.ResponseWriter, _ *http.Request, err error) {
+		handled = append(handled, err)
+		w.WriteHeader(http.StatusTeapot)
+	}
+	tests := []struct {
+		name    string
+		cfg     func(*authz.Config)
+		target  string
+		want    int
+		wantErr error // what a custom ErrorHandler receives; nil when none is set
+	}{
+		{"own patient, default", nil, "/fhir/Patient/pat-1", 200, nil},
+		{"other patient, default", nil, "/fhir/Patient/pat-2", 404, nil},
+		{"other patient's response, default", nil, "/fhir/Observation/obs-other", 404, nil},
+		{"own patient, 403", func(c *authz.Config) { c.BindingStatus = 403 }, "/fhir/Patient/pat-1", 200, nil},
+		{"other patient, 403", func(c *authz.Config) { c.BindingStatus = 403 }, "/fhir/Patient/pat-2", 403, nil},
+		{"other patient's response, 403", func(c *authz.Config) { c.BindingStatus = 403 }, "/fhir/Observation/obs-other", 403, nil},
+		{"own patient's response, custom handler", func(c *authz.Config) { c.ErrorHandler = custom }, "/fhir/Observation/obs-own", 200, nil},
+		{"other patient's response, custom handler", func(c *authz.Config) { c.ErrorHandler = custom }, "/fhir/Observation/obs-other", http.StatusTeapot, authz.ErrPatientBinding},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			handled = nil
+			res := run(t, newAuthorizer(t, tt.cfg), patientApp, "GET", tt.target, "", nil)
+			if res.code != tt.want {
+				t.Errorf("got status %d, want %d", res.code, tt.want)
+			}
+			if tt.wantErr != nil && (len(handled) != 1 || !errors.Is(handled[0], tt.wantErr)) {
+				t.Errorf("got ErrorHandler calls %v, want one with %v", handled, tt.wantErr)
+			}
+		})
+	}
+}

@@ -40,11 +40,12 @@ type Obligations struct {
 	// Withhold lists the JSON fields ("Patient.identifier") removed from the response.
 	Withhold []string
 	// OnlyPatient, when set, requires every Patient reference in the response to be this
-	// patient; a response that names another is replaced by 404.
+	// patient; a response that names another is refused as ErrPatientBinding (404 by
+	// default, Config.BindingStatus).
 	OnlyPatient string
 	// Constraints are a query-constrained scope's parameters ("category":
 	// "http://…|laboratory"): every resource of ConstrainedType in the response must
-	// match them, or the response is replaced by 403.
+	// match them, or the response is refused as ErrDenied (403 by default).
 	Constraints     map[string]string
 	ConstrainedType string
 }

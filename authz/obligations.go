@@ -13,9 +13,10 @@ import (
 )
 
 // serveWithObligations runs next into a buffer and carries out ob on its response before
-// anything reaches the client: a response naming another patient is replaced by 404,
-// withheld fields are removed. A response too large to buffer, or not JSON, is not sent
-// (500): obligations are never skipped.
+// anything reaches the client: a response naming another patient is refused with
+// ErrPatientBinding, one outside a scope's constraints with ErrDenied (both through the
+// ErrorHandler), withheld fields are removed. A response too large to buffer, or not
+// JSON, is not sent (500): obligations are never skipped.
 func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request, next http.Handler, ob Obligations) {
 	buf := respwriter.NewBuffer(a.maxBody)
 	next.ServeHTTP(buf, r)
@@ -49,7 +50,7 @@ func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request
 					e.Decision = &audit.Decision{Allow: false, Reasons: []string{"the response names another patient than the one in context"}}
 					e.Rejection = "authz.patient-binding"
 				})
-				problem.Write(w, r, problem.NotFound)
+				a.onError(w, r, ErrPatientBinding)
 				return
 			}
 		}
@@ -65,7 +66,7 @@ func (a *Authorizer) serveWithObligations(w http.ResponseWriter, r *http.Request
 				e.Decision = &audit.Decision{Allow: false, Reasons: []string{"the response holds resources outside the scope's constraints"}}
 				e.Rejection = "authz.scope-constraint"
 			})
-			problem.Write(w, r, problem.Forbidden)
+			a.onError(w, r, ErrDenied)
 			return
 		}
 	}
