@@ -38,10 +38,11 @@ func fingerprint(r *http.Request, body []byte) []byte {
 	b = appendField(b, r.Method)
 	b = appendField(b, r.URL.EscapedPath())
 	b = appendField(b, r.URL.RawQuery)
-	b = appendField(b, mediaType(r.Header.Values("Content-Type")))
+	field, mt := mediaType(r.Header.Values("Content-Type"))
+	b = appendField(b, field)
 	b = appendField(b, strings.Join(r.Header.Values("Content-Encoding"), "\n"))
 	form := "raw"
-	if isJSON(r.Header.Get("Content-Type")) {
+	if mt == "application/json" || mt == "application/fhir+json" {
 		if c, ok := CanonicalJSON(body); ok {
 			form, body = "json", c
 		}
@@ -59,27 +60,19 @@ func appendField(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-// mediaType is the Content-Type field in a canonical form (type, subtype and parameter
-// names in lower case, parameters sorted) when it is one valid media type, else as sent.
-func mediaType(values []string) string {
+// mediaType returns the Content-Type field in a canonical form (type, subtype and
+// parameter names in lower case, parameters sorted) and its type/subtype when it is one
+// valid media type; otherwise the field as sent and no type, so that the body is hashed
+// raw.
+func mediaType(values []string) (field, mt string) {
 	if len(values) == 1 {
 		if mt, params, err := mime.ParseMediaType(values[0]); err == nil {
 			if c := mime.FormatMediaType(mt, params); c != "" {
-				return c
+				return c, mt
 			}
 		}
 	}
-	return strings.Join(values, "\n")
-}
-
-// isJSON reports whether the media type ct is application/json or application/fhir+json
-// (parameters ignored).
-func isJSON(ct string) bool {
-	if ct == "" {
-		return false
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && (mt == "application/json" || mt == "application/fhir+json")
+	return strings.Join(values, "\n"), ""
 }
 
 // CanonicalJSON returns the canonical form of the JSON text b, which the fingerprint
