@@ -91,7 +91,7 @@ func mediaType(values []string) (field, mt string) {
 // It is not RFC 8785 (JCS), which re-serializes numbers and sorts by UTF-16 code units;
 // it is only ever compared with itself.
 func CanonicalJSON(b []byte) ([]byte, bool) {
-	if !utf8.Valid(b) || hasSurrogateEscape(b) || !json.Valid(b) {
+	if !utf8.Valid(b) || !json.Valid(b) {
 		return nil, false
 	}
 	c := canonicalizer{in: b, budget: maxCopyFactor*len(b) + maxCopyExtra}
@@ -348,18 +348,4 @@ func appendCanonRune(out []byte, r rune) []byte {
 		return append(out, byte(r))
 	}
 	return utf8.AppendRune(out, r)
-}
-
-// hasSurrogateEscape reports whether b contains a \uD800–\uDFFF escape.
-func hasSurrogateEscape(b []byte) bool {
-	for {
-		i := bytes.Index(b, []byte(`\u`))
-		if i < 0 || i+4 > len(b) {
-			return false
-		}
-		if c, d := b[i+2], b[i+3]; (c == 'd' || c == 'D') && strings.IndexByte("89abcdefABCDEF", d) >= 0 {
-			return true
-		}
-		b = b[i+2:]
-	}
 }

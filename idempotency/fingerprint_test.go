@@ -20,6 +20,7 @@ func TestCanonicalJSON(t *testing.T) {
 		{"nested objects sorted", `{"z":{"y":1,"x":2},"a":0}`, `{"a":0,"z":{"x":2,"y":1}}`, true},
 		{"numbers as written", `[1.0, 1e2, -0, 12345678901234567890]`, `[1.0,1e2,-0,12345678901234567890]`, true},
 		{"escapes normalised", `["\u0041\/", "é"]`, `["A/","é"]`, true},
+		{"escaped backslash before ud800 text", `["\\ud800"]`, `["\\ud800"]`, true},
 		{"scalar", ` "x" `, `"x"`, true},
 		{"empty object and array", `{"a":{},"b":[]}`, `{"a":{},"b":[]}`, true},
 
