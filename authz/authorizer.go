@@ -3,6 +3,7 @@ package authz
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -379,7 +380,7 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 	}
 	d.Purpose = purpose
 
-	scopes := a.scopes.get(p)
+	scopes := a.scopes.get(p.Scopes)
 	perm := t.Interaction.Perm()
 	patients, err := a.requestPatients(r, t)
 	d.Patients = patients
@@ -752,27 +753,46 @@ func (a *Authorizer) writeError(w http.ResponseWriter, r *http.Request, err erro
 	}
 }
 
-// scopeCache keeps each principal's parsed scopes, so that a token's scopes are parsed
-// once however many requests carry it. Principals are shared by authn's token cache, so
-// the pointer identifies the token. It is bounded.
+// scopeCache keeps parsed scopes by the scope list they come from, so that a list is
+// parsed once however many requests carry it — a token's, or the same grant on the
+// principals that mTLS and API-key authenticators build afresh for every request. It is
+// bounded: it starts over when full, and lists longer than maxScopeKey are not kept.
 type scopeCache struct {
-	mu sync.Mutex
-	m  map[*authn.Principal]*Scopes
+	mu sync.RWMutex
+	m  map[string]*Scopes
 }
 
-const maxScopeCache = 10_000
+const (
+	maxScopeCache = 10_000
+	maxScopeKey   = 4 << 10
+)
 
-func (c *scopeCache) get(p *authn.Principal) *Scopes {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if s, ok := c.m[p]; ok {
+func (c *scopeCache) get(raw []string) *Scopes {
+	// The key is each scope prefixed by its length: unambiguous whatever bytes a scope
+	// holds (an "scp" array may hold spaces). Built on the stack; looked up without
+	// allocating.
+	var buf [512]byte
+	key := buf[:0]
+	for _, s := range raw {
+		key = binary.AppendUvarint(key, uint64(len(s)))
+		if key = append(key, s...); len(key) > maxScopeKey {
+			s, _ := ParseScopes(raw)
+			return s
+		}
+	}
+	c.mu.RLock()
+	s, ok := c.m[string(key)]
+	c.mu.RUnlock()
+	if ok {
 		return s
 	}
-	s, _ := ParseScopes(p.Scopes)
+	s, _ = ParseScopes(raw)
+	c.mu.Lock()
 	if c.m == nil || len(c.m) >= maxScopeCache {
-		c.m = make(map[*authn.Principal]*Scopes)
+		c.m = make(map[string]*Scopes)
 	}
-	c.m[p] = s
+	c.m[string(key)] = s
+	c.mu.Unlock()
 	return s
 }
 

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -617,6 +618,31 @@ func TestBindingStatus(t *testing.T) {
 			}
 			if tt.wantErr != nil && (len(handled) != 1 || !errors.Is(handled[0], tt.wantErr)) {
 				t.Errorf("got ErrorHandler calls %v, want one with %v", handled, tt.wantErr)
+			}
+		})
+	}
+}
+
+// Parsed scopes are cached by scope list: principals built afresh for every request
+// share an entry, and lists that join to the same text with spaces do not.
+func TestScopeCacheKeysByWholeList(t *testing.T) {
+	a := newAuthorizer(t, nil)
+	split := &authn.Principal{Subject: "a", Patient: "pat-1", Scopes: []string{"patient/Patient.r", "launch"}}
+	joined := &authn.Principal{Subject: "b", Patient: "pat-1", Scopes: []string{"patient/Patient.r launch"}}
+	tests := []struct {
+		name string
+		p    *authn.Principal
+		want int
+	}{
+		{"split list grants", split, 200},
+		{"joined list grants nothing", joined, 403},
+		{"a copy of the split list grants", &authn.Principal{Subject: "a", Patient: "pat-1", Scopes: slices.Clone(split.Scopes)}, 200},
+		{"a copy of the joined list grants nothing", &authn.Principal{Subject: "b", Patient: "pat-1", Scopes: slices.Clone(joined.Scopes)}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := run(t, a, tt.p, "GET", "/fhir/Patient/pat-1", "", nil).code; got != tt.want {
+				t.Errorf("got status %d, want %d", got, tt.want)
 			}
 		})
 	}
