@@ -1,8 +1,8 @@
 // Package jose is the JOSE plumbing that package authn (access tokens) and package
 // authn/dpop (DPoP proofs) share, so that both parse and verify compact JWS the same way:
 //
-//   - [CheckObject] and [CheckObjectMax]: the strict JSON object check run after
-//     json.Unmarshal, refusing duplicate member names and known names in another case;
+//   - [CheckObject]: the strict JSON object check run after json.Unmarshal, refusing
+//     duplicate member names, known names in another case, and more members than a cap;
 //   - [Algorithm] and [AlgorithmByName]: the asymmetric JWS signature algorithms, and
 //     signature verification on standard library public keys;
 //   - [NumericDate]: an RFC 7519 NumericDate that must be a JSON number;
@@ -15,7 +15,7 @@
 // A caller checks one segment like this:
 //
 //	raw, err := jose.DecodeSegment(segment)
-//	if err != nil || json.Unmarshal(raw, &hdr) != nil || jose.CheckObject(raw, headerNames) != nil {
+//	if err != nil || json.Unmarshal(raw, &hdr) != nil || jose.CheckObject(raw, headerNames, 32) != nil {
 //		return errMalformed
 //	}
 //	alg, ok := algorithms[hdr.Alg] // built with AlgorithmByName from the configured names

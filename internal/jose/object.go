@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-// ErrMalformedObject is the error of every refusal by CheckObject and CheckObjectMax. It
-// says nothing about the input and is not meant to be shown to clients.
+// ErrMalformedObject is the error of every refusal by CheckObject. It says nothing about
+// the input and is not meant to be shown to clients.
 var ErrMalformedObject = errors.New("jose: malformed JSON object")
 
 // CheckObject checks that b, which json.Unmarshal has already accepted (so it is valid
@@ -21,10 +21,6 @@ var ErrMalformedObject = errors.New("jose: malformed JSON object")
 // that reads the first. The uniqueness check costs time quadratic in the number of
 // members, which maxMembers bounds: a crafted object cannot buy CPU.
 func CheckObject(b []byte, known []string, maxMembers int) error {
-	return checkObject(b, known, maxMembers)
-}
-
-func checkObject(b []byte, known []string, maxMembers int) error {
 	if !utf8.Valid(b) {
 		return ErrMalformedObject
 	}

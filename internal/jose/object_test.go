@@ -20,7 +20,7 @@ func manyMembers(n int) string {
 	return "{" + strings.Join(m, ",") + "}"
 }
 
-// check is how callers use CheckObject and CheckObjectMax: on input json.Unmarshal has
+// check is how callers use CheckObject: on input json.Unmarshal has
 // accepted. CheckObject runs on every input, valid JSON or not, so that no input makes it
 // panic.
 func check(t *testing.T, err error, in string) bool {
@@ -41,7 +41,7 @@ func TestCheckObject(t *testing.T) {
 		name    string
 		in      string
 		ok      bool // CheckObject's verdict
-		overCap bool // more than testMaxMembers members: CheckObjectMax refuses it anyway
+		overCap bool // more than testMaxMembers members: refused under that cap anyway
 	}{
 		{name: "empty object", in: `{}`, ok: true},
 		{name: "members", in: `{"sub":"a","exp":1,"x":{"exp":2,"exp":3},"y":[1,{"a":"}"}]}`, ok: true},
@@ -84,7 +84,7 @@ func TestCheckObject(t *testing.T) {
 			}
 			wantMax := tt.ok && !tt.overCap
 			if got := check(t, jose.CheckObject([]byte(tt.in), known, testMaxMembers), tt.in); got != wantMax {
-				t.Errorf("CheckObjectMax(%q, %d): got ok %v, want %v", tt.in, testMaxMembers, got, wantMax)
+				t.Errorf("CheckObject(%q, max %d): got ok %v, want %v", tt.in, testMaxMembers, got, wantMax)
 			}
 		})
 	}
@@ -109,7 +109,7 @@ func FuzzCheckObject(f *testing.F) {
 			return
 		}
 		if errMax == nil && err != nil {
-			t.Fatalf("CheckObjectMax accepted %q, which CheckObject refuses", s)
+			t.Fatalf("CheckObject with a cap accepted %q, which it refuses without one", s)
 		}
 		if err != nil {
 			return
@@ -128,7 +128,7 @@ func FuzzCheckObject(f *testing.F) {
 			}
 		}
 		if errMax == nil && len(m) > maxMembers {
-			t.Fatalf("CheckObjectMax(%q, %d) accepted %d members", s, maxMembers, len(m))
+			t.Fatalf("CheckObject(%q, max %d) accepted %d members", s, maxMembers, len(m))
 		}
 	})
 }
