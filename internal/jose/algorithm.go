@@ -6,9 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/sha512"
-	"hash"
+	_ "crypto/sha256" // registers SHA-256 for crypto.Hash.New
+	_ "crypto/sha512" // registers SHA-384 and SHA-512
 	"math/big"
 )
 
@@ -92,7 +91,7 @@ func (a *Algorithm) Verify(pub crypto.PublicKey, signingInput, sig []byte) bool 
 		return ed25519.Verify(pub.(ed25519.PublicKey), signingInput, sig)
 	}
 	var buf [64]byte
-	h := newHash(a.hash)
+	h := a.hash.New()
 	h.Write(signingInput)
 	digest := h.Sum(buf[:0])
 	switch pub := pub.(type) {
@@ -111,16 +110,4 @@ func (a *Algorithm) Verify(pub crypto.PublicKey, signingInput, sig []byte) bool 
 		return ecdsa.Verify(pub, digest, r, s)
 	}
 	return false
-}
-
-// newHash returns a new hash of the kind h: SHA-384, SHA-512, or else SHA-256.
-func newHash(h crypto.Hash) hash.Hash {
-	switch h {
-	case crypto.SHA384:
-		return sha512.New384()
-	case crypto.SHA512:
-		return sha512.New()
-	default:
-		return sha256.New()
-	}
 }
