@@ -110,7 +110,11 @@
 // X-Forwarded-For and Forwarded, which any client can write. With them, it walks the
 // header from the right and takes the first hop that is not a trusted proxy; it never
 // takes the leftmost hop on trust (the spoofable choice of several Go limiters). List
-// only addresses of proxies you run, and make sure they append to the header.
+// only addresses of proxies you run, and make sure they append to the header. Let no
+// middleware before this one rewrite RemoteAddr from a header: the peer is read only as
+// net/http writes it, "ip:port" (the rule of every phikit package), and a request whose
+// RemoteAddr is anything else, a bare IP included, is counted under one shared key,
+// "ip:unknown".
 //
 // IPv6: addresses are grouped by /64 ([Key]), since one subscriber usually gets a whole
 // /64 and could otherwise take a fresh limit with every request.

@@ -280,8 +280,8 @@ func validPolicyName(s string) bool {
 }
 
 // KeyOf returns the key req is counted under: Config.Key's answer, or else "ip:" and
-// the Key of the client address, or else "ip:unknown" when the peer is not an IP
-// address (all such requests share one limit).
+// the Key of the client address, or else "ip:unknown" when Resolver cannot read the
+// peer (RemoteAddr not "ip:port"; all such requests share one limit).
 func (m *Middleware) KeyOf(req *http.Request) string {
 	if m.key != nil {
 		if k, ok := m.key(req); ok {

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/phikit/phikit/internal/netaddr"
 )
 
 // Header names a Resolver can read.
@@ -71,7 +73,10 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 }
 
 // Resolve returns the address of the client of req, and false only when req.RemoteAddr
-// is not an IP address (a Unix socket, or a request built by hand).
+// is not "ip:port" as net/http writes it for TCP (a Unix socket, a request built by
+// hand, or one whose RemoteAddr a middleware before this one rewrote to a bare IP): the
+// peer is read with the same rule as every other phikit package, so that no trust
+// decision rests on an address the server did not write.
 //
 // The rule, from the right as in chi's and realclientip's rightmost-untrusted strategies:
 //
@@ -89,7 +94,7 @@ func (r *Resolver) isTrusted(a netip.Addr) bool {
 // Zones are dropped and IPv4-mapped IPv6 addresses are unmapped. Resolve does not allocate
 // on valid input.
 func (r *Resolver) Resolve(req *http.Request) (netip.Addr, bool) {
-	peer, ok := parseHop(req.RemoteAddr)
+	peer, ok := netaddr.Peer(req.RemoteAddr)
 	if !ok {
 		return netip.Addr{}, false
 	}
@@ -129,9 +134,9 @@ func (r *Resolver) Resolve(req *http.Request) (netip.Addr, bool) {
 	return peer, true
 }
 
-// parseHop parses one address as proxies write it: "192.0.2.1", "192.0.2.1:80",
-// "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443", with optional surrounding blanks
-// and an optional IPv6 zone (dropped).
+// parseHop parses one forwarded-header hop as proxies write it: "192.0.2.1",
+// "192.0.2.1:80", "2001:db8::1", "[2001:db8::1]", "[2001:db8::1]:443", with optional
+// surrounding blanks and an optional IPv6 zone (dropped).
 func parseHop(s string) (netip.Addr, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -153,7 +158,7 @@ func parseHop(s string) (netip.Addr, bool) {
 		return normalize(a), true
 	}
 	// Exactly one colon is IPv4 with a port (an IPv6 address has at least two). Checking
-	// first keeps the common "192.0.2.1:443" RemoteAddr off ParseAddr's error path, which
+	// first keeps a hop such as "192.0.2.1:443" off ParseAddr's error path, which
 	// allocates.
 	if i := strings.IndexByte(s, ':'); i >= 0 && strings.IndexByte(s[i+1:], ':') < 0 {
 		if !validPort(s[i:]) {

@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+
+	"github.com/phikit/phikit/internal/netaddr"
 )
 
 func newTestResolver(t testing.TB, header string) *Resolver {
@@ -62,7 +64,10 @@ func TestResolve(t *testing.T) {
 		{name: "trusted IPv6 peer with zone", peer: "[2001:db8:ffff::1%2]:5000", lines: []string{"198.51.100.1"}, want: "198.51.100.1"},
 		{name: "IPv4-mapped trusted peer", peer: "[::ffff:10.0.0.1]:80", lines: []string{"203.0.113.9"}, want: "203.0.113.9"},
 		{name: "untrusted IPv6 peer", peer: "[2001:db8::9]:5000", lines: []string{"203.0.113.9"}, want: "2001:db8::9"},
-		{name: "peer without port", peer: "203.0.113.9", want: "203.0.113.9"},
+		{name: "peer without port", peer: "203.0.113.9", want: ""},
+		{name: "trusted peer without port", peer: "10.0.0.1", lines: []string{"203.0.113.9"}, want: ""},
+		{name: "bracketed IPv6 peer without port", peer: "[2001:db8::9]", want: ""},
+		{name: "peer with blanks", peer: " 203.0.113.9:1234", want: ""},
 		{name: "empty peer", peer: "", want: ""},
 		{name: "unix socket peer", peer: "@", lines: []string{"203.0.113.9"}, want: ""},
 		{name: "hostname peer", peer: "localhost:80", want: ""},
@@ -181,7 +186,7 @@ func fuzzResolve(t *testing.T, header, peer, value string) {
 	req.Header.Set(res.header, value)
 	got, ok := res.Resolve(req)
 	if !ok {
-		if _, pok := parseHop(peer); pok {
+		if _, pok := netaddr.Peer(peer); pok {
 			t.Fatalf("Resolve failed for a valid peer %q", peer)
 		}
 		return
@@ -189,7 +194,7 @@ func fuzzResolve(t *testing.T, header, peer, value string) {
 	if !got.IsValid() || got.Zone() != "" || got.Is4In6() {
 		t.Fatalf("Resolve = %v: not a normalized address", got)
 	}
-	p, _ := parseHop(peer)
+	p, _ := netaddr.Peer(peer)
 	if !res.isTrusted(p) && got != p {
 		t.Fatalf("untrusted peer %v, Resolve = %v", p, got)
 	}
