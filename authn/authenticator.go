@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"github.com/phikit/phikit/audit"
 	"github.com/phikit/phikit/authn/dpop"
 	"github.com/phikit/phikit/internal/logattr"
+	"github.com/phikit/phikit/internal/x5t"
 	"github.com/phikit/phikit/problem"
 )
 
@@ -220,8 +220,7 @@ func (a *Authenticator) checkCertificate(r *http.Request, p *Principal) error {
 	if err != nil || cert == nil {
 		return ErrProofOfPossession
 	}
-	sum := sha256.Sum256(cert.Raw)
-	if subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(p.CertThumbprint)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(x5t.S256(cert)), []byte(p.CertThumbprint)) != 1 {
 		return ErrProofOfPossession
 	}
 	return nil
