@@ -31,7 +31,8 @@
 //
 //	-addr ADDR         listen address (default 127.0.0.1:8080)
 //	-audit-file PATH   append audit events, one JSON line per request (default clinic-audit.jsonl, created 0600)
-//	-demo              start on a free loopback port, run the tour, print it and exit
+//	-demo              start on a free loopback port, run the tour, print it and exit (with -redis
+//	                   and -database-url only: the tour brings its own issuer and limits)
 //	-issuer URL        trust this issuer instead of the development one (http only on loopback)
 //	-audience AUD      the audience tokens must name (default phikit-clinic)
 //	-jwks-url URL      the issuer's key set (default: OIDC discovery)
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen `address`")
 	auditFile := fs.String("audit-file", "clinic-audit.jsonl", "append audit events to `path`, one JSON line per request (created 0600)")
-	demo := fs.Bool("demo", false, "start on a free loopback port, run a scripted tour, print it and exit")
+	demo := fs.Bool("demo", false, "start on a free loopback port, run a scripted tour, print it and exit (takes only -redis and -database-url)")
 	issuer := fs.String("issuer", "", "trust access tokens from this issuer `URL` (default: a development issuer inside the clinic)")
 	audience := fs.String("audience", "phikit-clinic", "the `audience` tokens must name")
 	jwksURL := fs.String("jwks-url", "", "the issuer's key set `URL` (default: OIDC discovery from -issuer)")
@@ -96,6 +97,23 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, ready fun
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *demo {
+		// The tour runs its own server, issuer and per-user limit: a flag it would
+		// ignore is refused rather than silently dropped.
+		var ignored error
+		fs.Visit(func(f *flag.Flag) {
+			switch f.Name {
+			case "demo", "redis", "database-url":
+			default:
+				if ignored == nil {
+					ignored = fmt.Errorf("-%s does not apply to -demo, which takes only -redis and -database-url", f.Name)
+				}
+			}
+		})
+		if ignored != nil {
+			return ignored
+		}
 	}
 	tr := trust{issuer: *issuer, audience: *audience, jwksURL: *jwksURL}
 	if tr.issuer == "" && tr.jwksURL != "" {

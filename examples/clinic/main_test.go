@@ -30,6 +30,7 @@ func TestDemo(t *testing.T) {
 	require.NoError(t, err, out.String())
 	assert.Regexp(t, `all \d+ steps behaved as expected`, out.String())
 	assert.Contains(t, out.String(), "break-glass alerts fired: 1")
+	assert.NotContains(t, out.String(), "eyJ", "the tour prints no token (a JWT starts eyJ)")
 }
 
 // TestDemoWithRedis runs the tour with the rate limits in a real Redis.
@@ -151,6 +152,15 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	require.NoError(t, <-done)
 	assert.Contains(t, stderr.String(), "DEVELOPMENT ISSUER")
 
+	// The development issuer prints each token once, deliberately; neither the
+	// operational log nor the audit trail may carry one again.
+	trail, err := os.ReadFile(auditPath)
+	require.NoError(t, err)
+	for name, tok := range tokens {
+		assert.Equal(t, 1, strings.Count(stderr.String(), tok), "%s token: times on stderr", name)
+		assert.NotContains(t, string(trail), tok, "%s token in the audit trail", name)
+	}
+
 	f, err := os.Open(auditPath)
 	require.NoError(t, err)
 	defer f.Close()
@@ -190,6 +200,9 @@ func TestRunRejectsBadFlags(t *testing.T) {
 		{name: "unusable audit file", args: []string{"-audit-file", filepath.Join(t.TempDir(), "missing", "a.jsonl")}},
 		{name: "bad address", args: []string{"-addr", "256.0.0.1:99999", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl")}},
 		{name: "jwks-url without issuer", args: []string{"-jwks-url", "https://idp.example/jwks"}},
+		{name: "an issuer the demo would ignore", args: []string{"-demo", "-issuer", "https://idp.example/"}},
+		{name: "a limit the demo would ignore", args: []string{"-demo", "-rate-burst", "5"}},
+		{name: "an audit file the demo would ignore", args: []string{"-demo", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl")}},
 		{name: "plain http issuer off this machine", args: []string{"-addr", "127.0.0.1:0", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl"), "-issuer", "http://idp.example/"}},
 	}
 	for _, tt := range tests {
