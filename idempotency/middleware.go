@@ -267,28 +267,35 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 
 // writeProblem is the default ErrorHandler.
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
-	t := problem.Internal
+	_, t := refusal(err)
+	problem.Write(w, r, t)
+}
+
+// refusal names err, one of the package's Err values, for audit.Event.Rejection, and
+// gives the problem type the default ErrorHandler answers it with.
+func refusal(err error) (rejection string, t problem.Type) {
 	switch {
 	case errors.Is(err, ErrUnauthenticated):
-		t = problem.Unauthenticated
+		return RejectionUnauthenticated, problem.Unauthenticated
 	case errors.Is(err, ErrMissingKey):
-		t = problem.IdempotencyKeyMissing
+		return RejectionMissingKey, problem.IdempotencyKeyMissing
 	case errors.Is(err, ErrInvalidKey):
-		t = problem.IdempotencyKeyInvalid
+		return RejectionInvalidKey, problem.IdempotencyKeyInvalid
 	case errors.Is(err, ErrBodyTooLarge):
-		t = problem.PayloadTooLarge
+		return RejectionBodyTooLarge, problem.PayloadTooLarge
 	case errors.Is(err, ErrReadBody):
-		t = problem.InvalidRequest
+		return RejectionReadBody, problem.InvalidRequest
 	case errors.Is(err, ErrKeyReused):
-		t = problem.IdempotencyKeyReused
+		return RejectionKeyReused, problem.IdempotencyKeyReused
 	case errors.Is(err, ErrInProgress):
-		t = problem.IdempotencyInProgress
+		return RejectionInProgress, problem.IdempotencyInProgress
 	case errors.Is(err, ErrNotReplayable):
-		t = problem.IdempotencyNotReplayable
+		return RejectionNotReplayable, problem.IdempotencyNotReplayable
 	case errors.Is(err, ErrStoreUnavailable):
-		t = problem.Unavailable
+		return RejectionUnavailable, problem.Unavailable
+	default: // ErrReplayFailed
+		return RejectionReplayFailed, problem.Internal
 	}
-	problem.Write(w, r, t)
 }
 
 // Handler wraps next. A request with a method in Config.Methods and an Idempotency-Key
@@ -305,7 +312,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		}
 		key, ok, err := keyOf(r)
 		if err != nil {
-			m.refuse(w, r, ErrInvalidKey, RejectionInvalidKey)
+			m.refuse(w, r, ErrInvalidKey)
 			return
 		}
 		if !ok && !m.required {
@@ -314,20 +321,16 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		}
 		principal, pok := m.key(r)
 		if !pok || principal == "" {
-			m.refuse(w, r, ErrUnauthenticated, RejectionUnauthenticated)
+			m.refuse(w, r, ErrUnauthenticated)
 			return
 		}
 		if !ok {
-			m.refuse(w, r, ErrMissingKey, RejectionMissingKey)
+			m.refuse(w, r, ErrMissingKey)
 			return
 		}
 		body, err := m.readBody(w, r)
-		if err != nil {
-			if errors.Is(err, ErrBodyTooLarge) {
-				m.refuse(w, r, ErrBodyTooLarge, RejectionBodyTooLarge)
-			} else {
-				m.refuse(w, r, ErrReadBody, RejectionReadBody)
-			}
+		if err != nil { // ErrBodyTooLarge or ErrReadBody
+			m.refuse(w, r, err)
 			return
 		}
 		route := r.Pattern
@@ -349,8 +352,9 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// refuse records the rejection in the audit event and answers with the ErrorHandler.
-func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error, rejection string) {
+// refuse records err's rejection in the audit event and answers with the ErrorHandler.
+func (m *Middleware) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	rejection, _ := refusal(err)
 	switch {
 	case errors.Is(err, ErrInProgress), errors.Is(err, ErrStoreUnavailable):
 		w.Header().Set("Retry-After", "1")
@@ -399,18 +403,18 @@ func (q *request) serve(w http.ResponseWriter, r *http.Request, next http.Handle
 		m.claimHealth.failed(r.Context(), m.logger, "idempotency: store failed to claim a key; requests with a key are refused (503)", err)
 	}
 	if err != nil {
-		m.refuse(w, r, ErrStoreUnavailable, RejectionUnavailable)
+		m.refuse(w, r, ErrStoreUnavailable)
 		return
 	}
 	switch {
 	case c.Acquired:
 		q.run(w, r, next)
 	case !bytes.Equal(c.Fingerprint, q.fingerprint):
-		m.refuse(w, r, ErrKeyReused, RejectionKeyReused)
+		m.refuse(w, r, ErrKeyReused)
 	case !c.Completed:
-		m.refuse(w, r, ErrInProgress, RejectionInProgress)
+		m.refuse(w, r, ErrInProgress)
 	case len(c.Response) == 0: // nil: stored as not replayable (a sealed response is never empty)
-		m.refuse(w, r, ErrNotReplayable, RejectionNotReplayable)
+		m.refuse(w, r, ErrNotReplayable)
 	default:
 		q.replay(w, r, c.Response)
 	}
@@ -573,7 +577,7 @@ func (q *request) replay(w http.ResponseWriter, r *http.Request, sealed []byte) 
 	}
 	if err != nil {
 		m.logger.LogAttrs(r.Context(), slog.LevelError, "idempotency: cannot open a stored response (key rotated?); request refused", logattr.Error(err))
-		m.refuse(w, r, ErrReplayFailed, RejectionReplayFailed)
+		m.refuse(w, r, ErrReplayFailed)
 		return
 	}
 	h := w.Header()

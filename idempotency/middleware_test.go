@@ -564,6 +564,7 @@ func TestAuditAnnotations(t *testing.T) {
 		{"key reused", []req{post("alice", key1, `{}`), post("alice", key1, `{"x":1}`)}, idempotency.RejectionKeyReused, ""},
 		{"missing key", []req{{method: "POST", target: "/x", principal: "alice"}}, idempotency.RejectionMissingKey, ""},
 		{"invalid key", []req{post("alice", "a b", `{}`)}, idempotency.RejectionInvalidKey, ""},
+		{"no principal", []req{post("", key1, `{}`)}, idempotency.RejectionUnauthenticated, ""},
 		{"first request: nothing", []req{post("alice", key1, `{}`)}, "", ""},
 	}
 	for _, tt := range tests {

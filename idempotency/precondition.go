@@ -272,7 +272,7 @@ func (p *Preconditions) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, ran, err := p.check(r)
 		if err != nil {
-			rejection := preconditionRejection(err)
+			rejection, _ := preconditionRefusal(err)
 			audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = rejection })
 			p.onError(w, r, err)
 			return
@@ -284,35 +284,28 @@ func (p *Preconditions) Handler(next http.Handler) http.Handler {
 	})
 }
 
-// preconditionRejection names err for audit.Event.Rejection.
-func preconditionRejection(err error) string {
+// preconditionRefusal names err, as Check returns it, for audit.Event.Rejection, and
+// gives the problem type the default ErrorHandler answers it with.
+func preconditionRefusal(err error) (rejection string, t problem.Type) {
 	switch {
-	case errors.Is(err, ErrVersionUnavailable):
-		return RejectionVersionUnavailable
+	case errors.Is(err, ErrVersionUnavailable): // first: it wraps the Versioner's error
+		return RejectionVersionUnavailable, problem.Unavailable
 	case errors.Is(err, ErrPreconditionRequired):
-		return RejectionPreconditionRequired
+		return RejectionPreconditionRequired, problem.PreconditionRequired
 	case errors.Is(err, ErrPreconditionFailed):
-		return RejectionPreconditionFailed
+		return RejectionPreconditionFailed, problem.PreconditionFailed
 	case errors.Is(err, ErrMalformedPrecondition):
-		return RejectionPreconditionMalformed
+		return RejectionPreconditionMalformed, problem.InvalidRequest
 	default: // an invalid answer of the Versioner
-		return RejectionVersionUnavailable
+		return RejectionVersionUnavailable, problem.Internal
 	}
 }
 
 // writePreconditionProblem is the default ErrorHandler.
 func writePreconditionProblem(w http.ResponseWriter, r *http.Request, err error) {
-	t := problem.Internal
-	switch {
-	case errors.Is(err, ErrVersionUnavailable): // first: it wraps the Versioner's error
-		t = problem.Unavailable
+	_, t := preconditionRefusal(err)
+	if t == problem.Unavailable {
 		w.Header().Set("Retry-After", "1")
-	case errors.Is(err, ErrPreconditionRequired):
-		t = problem.PreconditionRequired
-	case errors.Is(err, ErrPreconditionFailed):
-		t = problem.PreconditionFailed
-	case errors.Is(err, ErrMalformedPrecondition):
-		t = problem.InvalidRequest
 	}
 	problem.Write(w, r, t)
 }
