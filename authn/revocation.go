@@ -3,11 +3,12 @@ package authn
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/phikit/phikit/internal/revkey"
 )
 
 // Revocations is a deny-list of revoked token ids (jti), per issuer: a token revoked on
@@ -90,7 +91,7 @@ func (s *MemoryRevocations) Revoke(ctx context.Context, issuer, jti string, unti
 	if !now.Before(until) {
 		return nil
 	}
-	key := revocationKey(issuer, jti)
+	key := revkey.Sum(issuer, jti)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.m[key]; ok {
@@ -138,7 +139,7 @@ func (s *MemoryRevocations) Revoked(ctx context.Context, issuer, jti string) (bo
 	if err := checkRevocation(ctx, issuer, jti); err != nil {
 		return false, err
 	}
-	key := revocationKey(issuer, jti)
+	key := revkey.Sum(issuer, jti)
 	s.mu.RLock()
 	until, ok := s.m[key]
 	s.mu.RUnlock()
@@ -154,14 +155,4 @@ func checkRevocation(ctx context.Context, issuer, jti string) error {
 		return fmt.Errorf("authn: revocations: %w", err)
 	}
 	return nil
-}
-
-// revocationKey is the SHA-256 of the issuer's length, the issuer and the jti: distinct
-// pairs never share a key, however they are spelled.
-func revocationKey(issuer, jti string) [sha256.Size]byte {
-	var buf [256]byte
-	b := binary.BigEndian.AppendUint64(buf[:0], uint64(len(issuer)))
-	b = append(b, issuer...)
-	b = append(b, jti...)
-	return sha256.Sum256(b)
 }

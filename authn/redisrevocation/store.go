@@ -3,7 +3,6 @@ package redisrevocation
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/internal/revkey"
 )
 
 // DefaultPrefix is the key prefix of a Config whose Prefix is empty.
@@ -124,15 +124,12 @@ func (s *Store) Revoked(ctx context.Context, issuer, jti string) (bool, error) {
 	return s.now().UnixMicro() < untilMicro, nil
 }
 
-// key returns the Redis key of issuer/jti: the prefix and the hex SHA-256 of the
-// issuer's length, the issuer and the jti. Neither value reaches Redis, no spelling of
-// them can make another pair's key or a pattern, and the key has a fixed length.
+// key returns the Redis key of issuer/jti: the prefix and the hex of revkey.Sum, the
+// SHA-256 of the issuer's length, the issuer and the jti. Neither value reaches Redis,
+// no spelling of them can make another pair's key or a pattern, and the key has a fixed
+// length.
 func (s *Store) key(issuer, jti string) string {
-	var buf [256]byte
-	in := binary.BigEndian.AppendUint64(buf[:0], uint64(len(issuer)))
-	in = append(in, issuer...)
-	in = append(in, jti...)
-	sum := sha256.Sum256(in)
+	sum := revkey.Sum(issuer, jti)
 	var h [2 * sha256.Size]byte
 	hex.Encode(h[:], sum[:])
 	var k strings.Builder
