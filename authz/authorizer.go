@@ -287,7 +287,7 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, d))
 		if len(d.Obligations.Narrowing) > 0 {
-			narrow(r, d.Obligations.Narrowing)
+			narrow(r, d.Obligations.Narrowing, d.searchForm)
 		}
 		if len(d.Obligations.Withhold) == 0 && d.Obligations.OnlyPatient == "" && len(d.Obligations.Constraints) == 0 {
 			next.ServeHTTP(w, r)
@@ -298,21 +298,16 @@ func (a *Authorizer) Handler(next http.Handler) http.Handler {
 }
 
 // narrow adds the search parameters to the request's query and, for a POST _search, to
-// its form body too (Decide has checked both), so that the handler searches only what
-// the decision allows wherever it reads its parameters.
-func narrow(r *http.Request, params map[string]string) {
+// the form body Decide parsed (form, nil for other requests), so that the handler
+// searches only what the decision allows wherever it reads its parameters.
+func narrow(r *http.Request, params map[string]string, form url.Values) {
 	q := r.URL.Query()
 	for k, v := range params {
 		q.Set(k, v)
 	}
 	r.URL.RawQuery = q.Encode()
-	if r.Method != http.MethodPost || r.Body == nil {
+	if form == nil {
 		return
-	}
-	body, err := io.ReadAll(r.Body)
-	form, perr := url.ParseQuery(string(body))
-	if err != nil || perr != nil { // Decide read and parsed this body already
-		form = url.Values{}
 	}
 	for k, v := range params {
 		form.Set(k, v)
@@ -382,8 +377,8 @@ func (a *Authorizer) decide(r *http.Request, allowBundle bool) (*Decision, error
 
 	scopes := a.scopes.get(p.Scopes)
 	perm := t.Interaction.Perm()
-	patients, err := a.requestPatients(r, t)
-	d.Patients = patients
+	patients, form, err := a.requestPatients(r, t)
+	d.Patients, d.searchForm = patients, form
 	if err != nil {
 		return deny(err, err.Error())
 	}
@@ -525,21 +520,20 @@ func (a *Authorizer) purpose(r *http.Request, p *authn.Principal) (string, error
 
 // requestPatients returns the patients the request names: in its path, its search
 // parameters (the query, and a POST _search form body), its body, and — for an instance
-// of another type than Patient — the patient Config.Compartment says it belongs to.
-func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error) {
+// of another type than Patient — the patient Config.Compartment says it belongs to. It
+// also returns the parsed form body of a POST _search (nil for other requests).
+func (a *Authorizer) requestPatients(r *http.Request, t Target) (patients []string, form url.Values, err error) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, fmt.Errorf("%w: an unreadable query", ErrRoute)
+		return nil, nil, fmt.Errorf("%w: an unreadable query", ErrRoute)
 	}
-	var patients []string
 	if t.Type == "Patient" && t.ID != "" {
 		patients = append(patients, t.ID)
 	}
 	if t.Interaction == InteractionSearch {
 		if r.Method == http.MethodPost {
-			form, err := a.searchForm(r)
-			if err != nil {
-				return nil, err
+			if form, err = a.searchForm(r); err != nil {
+				return nil, nil, err
 			}
 			for k, vs := range form {
 				q[k] = append(q[k], vs...)
@@ -547,7 +541,7 @@ func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error
 		}
 		found, safe := searchPatients(t.Type, q)
 		if !safe {
-			return nil, fmt.Errorf("%w: search parameters that can reach other patients", ErrPatientBinding)
+			return nil, nil, fmt.Errorf("%w: search parameters that can reach other patients", ErrPatientBinding)
 		}
 		patients = append(patients, found...)
 	}
@@ -555,25 +549,25 @@ func (a *Authorizer) requestPatients(r *http.Request, t Target) ([]string, error
 	case InteractionCreate, InteractionUpdate, InteractionPatch:
 		body, err := a.peekBody(r)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		found, err := bodyPatients(body)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		patients = append(patients, found...)
 	}
 	if t.ID != "" && t.Type != "Patient" {
 		owner, err := a.compartmentOf(r.Context(), t)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if owner != "" {
 			patients = append(patients, owner)
 		}
 	}
 	slices.Sort(patients)
-	return slices.Compact(patients), nil
+	return slices.Compact(patients), form, nil
 }
 
 // compartmentOf returns the patient an existing resource belongs to, "" when it belongs

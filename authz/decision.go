@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"net/netip"
+	"net/url"
 	"time"
 
 	"github.com/phikit/phikit/authn"
@@ -30,6 +31,8 @@ type Decision struct {
 	// Obligations are what the handler's response must still undergo; the Authorizer
 	// carries them out.
 	Obligations Obligations
+
+	searchForm url.Values // a POST _search's form body as Decide parsed it, for narrowing
 }
 
 // Obligations are conditions attached to an allowed decision.

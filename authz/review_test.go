@@ -57,7 +57,8 @@ func serve(t *testing.T, a *authz.Authorizer, p *authn.Principal, r *http.Reques
 
 var pApp = &authn.Principal{Subject: "pu", Patient: "pat-1", Scopes: []string{"patient/*.cruds"}}
 
-// 1. POST _search: the form body is never inspected; net/http gives body params precedence.
+// 1. POST _search: the form body is checked like the query (net/http gives body params
+// precedence), and narrowed like it.
 func TestReviewPostSearchFormBody(t *testing.T) {
 	a := newAuthorizer(t, nil)
 	r := httptest.NewRequest("POST", "/fhir/Observation/_search", strings.NewReader("patient=pat-2&_include=Observation:subject"))
@@ -73,6 +74,46 @@ func TestReviewPostSearchFormBody(t *testing.T) {
 	s = serve(t, a, clinician, r, func(w http.ResponseWriter, r *http.Request) { got = r.FormValue("patient") })
 	if s.reached && got != "pat-1" {
 		t.Errorf("clinician POST _search: handler's patient=%q, care team checked for pat-1", got)
+	}
+}
+
+func TestPostSearchFormBodyIsNarrowed(t *testing.T) {
+	tests := []struct {
+		name      string
+		target    string
+		body      string
+		wantQuery string // the patient parameter in the query the handler reads
+		wantForm  string // and in its form body
+		wantCode  string
+	}{
+		{"no patient named: narrowed in both", "/fhir/Observation/_search", "code=8867-4", "pat-1", "pat-1", "8867-4"},
+		{"empty form: narrowed in both", "/fhir/Observation/_search", "", "pat-1", "pat-1", ""},
+		{"patient named in the form: unchanged", "/fhir/Observation/_search", "code=8867-4&patient=pat-1", "", "pat-1", "8867-4"},
+		{"patient named in the query: unchanged", "/fhir/Observation/_search?patient=pat-1", "code=8867-4", "pat-1", "", "8867-4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", tt.target, strings.NewReader(tt.body))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			var query, form, code string
+			s := serve(t, newAuthorizer(t, nil), pApp, r, func(w http.ResponseWriter, r *http.Request) {
+				query = r.URL.Query().Get("patient")
+				if err := r.ParseForm(); err != nil {
+					t.Errorf("handler's ParseForm: %v", err)
+				}
+				form, code = r.PostForm.Get("patient"), r.PostForm.Get("code")
+				_, _ = io.WriteString(w, `{"resourceType":"Bundle","type":"searchset"}`)
+			})
+			if !s.reached {
+				t.Fatalf("got status %d, want the search allowed", s.code)
+			}
+			if query != tt.wantQuery || form != tt.wantForm {
+				t.Errorf("got patient %q in the query and %q in the form, want %q and %q", query, form, tt.wantQuery, tt.wantForm)
+			}
+			if code != tt.wantCode {
+				t.Errorf("got code %q in the form, want %q", code, tt.wantCode)
+			}
+		})
 	}
 }
 
