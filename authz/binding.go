@@ -13,7 +13,8 @@ import (
 // errJSONBody: a body or response that should be one JSON value is not.
 var errJSONBody = errors.New("authz: not one JSON value")
 
-// patientParams are the search parameters that name a patient, by resource type; every
+// patientParamValue returns the patient id a value of the search parameter name
+// ("patient", "subject" or "_id") names, and false when it names none it can read: every
 // type in the patient compartment takes "patient" or "subject".
 func patientParamValue(name, value string) (string, bool) {
 	switch name {
@@ -39,7 +40,7 @@ func searchPatients(typ string, q url.Values) (patients []string, safe bool) {
 		base, _, hasModifier := strings.Cut(name, ":")
 		chained := strings.Contains(base, ".")
 		switch {
-		case base == "_include" || base == "_revinclude" || base == "_has" || strings.HasPrefix(base, "_has"):
+		case base == "_include" || base == "_revinclude" || strings.HasPrefix(base, "_has"):
 			return nil, false
 		case base == "patient" || base == "subject" || (base == "_id" && typ == "Patient"):
 			if hasModifier || chained {
