@@ -1,6 +1,7 @@
 package revocationtest_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -24,7 +25,7 @@ const (
 	realClock                  // reads time.Now, not the suite's clock
 	neverExpires               // answers true after until
 	shortensOnRevoke           // lets a second Revoke shorten an entry
-	recordsPastUntil           // records an until already past
+	recordsPastUntil           // records an until already past, over a later one
 	ignoresContext             // answers with a done context
 	acceptsEmpty               // accepts an empty issuer or jti
 	expiresAtUntilMinus1s      // drops an entry a second early
@@ -36,6 +37,7 @@ var flaws = map[string]flaw{
 	"realClock":             realClock,
 	"neverExpires":          neverExpires,
 	"shortensOnRevoke":      shortensOnRevoke,
+	"recordsPastUntil":      recordsPastUntil,
 	"ignoresContext":        ignoresContext,
 	"acceptsEmpty":          acceptsEmpty,
 	"expiresAtUntilMinus1s": expiresAtUntilMinus1s,
@@ -80,13 +82,14 @@ func (s *store) Revoke(ctx context.Context, issuer, jti string, until time.Time)
 	if err := s.check(ctx, issuer, jti); err != nil {
 		return err
 	}
-	if !s.clock().Before(until) {
+	past := !s.clock().Before(until)
+	if past && s.flaw != recordsPastUntil {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k := s.key(issuer, jti)
-	if old, ok := s.m[k]; ok && old.After(until) && s.flaw != shortensOnRevoke {
+	if old, ok := s.m[k]; ok && old.After(until) && s.flaw != shortensOnRevoke && !past {
 		return nil
 	}
 	s.m[k] = until
@@ -133,8 +136,8 @@ func TestRun(t *testing.T) {
 			cmd.Env = append(os.Environ(), "REVOCATIONTEST_FLAW="+name)
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
-			if !errors.As(err, &exit) {
-				t.Errorf("the suite passed a store that %s (err %v); output:\n%s", name, err, out)
+			if !errors.As(err, &exit) || !bytes.Contains(out, []byte("--- FAIL: TestRun/")) {
+				t.Errorf("the suite did not fail a subtest for a store that %s (err %v); output:\n%s", name, err, out)
 			}
 		})
 	}
