@@ -495,9 +495,7 @@ func (q *request) run(w http.ResponseWriter, r *http.Request, next http.Handler)
 	if status == 0 {
 		status = http.StatusOK
 	}
-	if t.header == nil {
-		t.snapshot()
-	}
+	t.snapshot()
 	if t.buf.Overflowed() || t.broken {
 		// Too large to keep, or not all of it reached the client (the connection broke):
 		// never replay a truncated body as if it were the response.
@@ -610,16 +608,13 @@ func (t *tee) Header() http.Header { return t.w.Header() }
 
 func (t *tee) WriteHeader(code int) {
 	t.w.WriteHeader(code)
-	if code >= 200 && t.header == nil {
+	if code >= 200 {
 		t.snapshot()
 	}
-	t.buf.WriteHeader(code)
 }
 
 func (t *tee) Write(p []byte) (int, error) {
-	if t.header == nil {
-		t.snapshot()
-	}
+	t.snapshot()
 	n, err := t.w.Write(p)
 	_, _ = t.buf.Write(p[:n])
 	if err != nil {
@@ -631,15 +626,17 @@ func (t *tee) Write(p []byte) (int, error) {
 // FlushError flushes w (through http.ResponseController), which sends the status: the
 // headers are taken then.
 func (t *tee) FlushError() error {
-	if t.header == nil {
-		t.snapshot()
-	}
+	t.snapshot()
 	return http.NewResponseController(t.w).Flush()
 }
 
 func (t *tee) Unwrap() http.ResponseWriter { return t.w }
 
+// snapshot keeps the allow-listed headers as they are now, unless it already has.
 func (t *tee) snapshot() {
+	if t.header != nil {
+		return
+	}
 	t.header = http.Header{}
 	for k, vs := range t.w.Header() {
 		if t.allow[k] {
