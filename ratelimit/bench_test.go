@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"math/rand/v2"
+	"net/http"
 	"runtime"
 	"strconv"
 	"sync"
@@ -276,5 +277,40 @@ func BenchmarkMiddlewareCheck(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Check(req)
+	}
+}
+
+// benchWriter is a ResponseWriter whose header is cleared before each request, so that
+// the handler benchmarks count the middleware's allocations, not a recorder's.
+type benchWriter struct{ h http.Header }
+
+func (w *benchWriter) Header() http.Header         { return w.h }
+func (w *benchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *benchWriter) WriteHeader(int)             {}
+
+// The handler with a daily and a monthly quota in memory, against the handler with the
+// rate limit alone (the baseline): what the quotas add to an allowed request.
+func BenchmarkMiddlewareHandler(b *testing.B) {
+	for _, tt := range []struct {
+		name   string
+		quotas []Quota
+	}{
+		{"rate limit only", nil},
+		{"daily and monthly quotas", []Quota{{Name: "daily", Limit: 1 << 62, Period: Day}, {Name: "monthly", Limit: 1 << 62, Period: Month}}},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			m, err := New(Config{Limiter: newBenchLimiter(b, 0, nil), Quotas: tt.quotas})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h := m.Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+			req := newBenchRequest("203.0.113.9:443", "Accept", "application/fhir+json")
+			w := &benchWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, req)
+			}
+		})
 	}
 }

@@ -304,12 +304,16 @@ func (m *Middleware) Check(req *http.Request) Result {
 // when set, and then each quota. When a store fails or the circuit breaker is open,
 // Config.OnStoreError decides. It never panics.
 func (m *Middleware) Decide(req *http.Request) Decision {
+	return m.decide(req, m.now())
+}
+
+// decide is Decide at now.
+func (m *Middleware) decide(req *http.Request, now time.Time) Decision {
 	cost := 1
 	if m.cost != nil {
 		cost = m.cost(req)
 	}
 	key := m.KeyOf(req)
-	now := m.now()
 	ctx := req.Context()
 	var d Decision
 	if m.store == nil {
@@ -332,8 +336,8 @@ func (m *Middleware) Decide(req *http.Request) Decision {
 	d.Quotas = make([]QuotaResult, 0, len(m.quotas))
 	local := now.In(m.loc)
 	for _, q := range m.quotas {
-		start, end, id := q.Period.window(local)
-		qkey := "quota:" + q.Name + ":" + id + ":" + key
+		start, end := q.Period.window(local)
+		qkey := "quota:" + q.Name + ":" + q.Period.id(start) + ":" + key
 		var count int64
 		var ok bool
 		spend := func(ctx context.Context, s QuotaStore) (err error) {
@@ -427,7 +431,8 @@ func (s StoreErrorMode) String() string {
 // carries the client address or the key.
 func (m *Middleware) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := m.Decide(r)
+		now := m.now()
+		d := m.decide(r, now)
 		h := w.Header()
 		if d.Unavailable {
 			h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(m.cooldown), 1), 10))
@@ -460,7 +465,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 		field := m.policy + ";r=" + strconv.Itoa(res.Remaining) + ";t=" + strconv.FormatInt(t, 10)
 		policy := m.policyF
 		if len(m.quotas) > 0 {
-			field, policy = m.quotaFields(d, field)
+			field, policy = m.quotaFields(d, field, now)
 		}
 		// Added, not set: the fields of another limiter in the chain (per address, then
 		// per user) stay, each its own field line of one list.
@@ -487,11 +492,12 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 
 // quotaFields appends the quotas' items to the RateLimit field and returns it with the
 // RateLimit-Policy field: every quota's policy, and the items of the quotas decided.
-func (m *Middleware) quotaFields(d Decision, field string) (string, string) {
+// now is the time d was decided at, so that both fields speak of the same windows.
+func (m *Middleware) quotaFields(d Decision, field string, now time.Time) (string, string) {
 	policy := m.policyF
-	local := m.now().In(m.loc)
+	local := now.In(m.loc)
 	for _, q := range m.quotas {
-		start, end, _ := q.Period.window(local)
+		start, end := q.Period.window(local)
 		policy += `, "` + q.Name + `";q=` + strconv.FormatInt(q.Limit, 10) + ";w=" + strconv.FormatInt(ceilSeconds(end.Sub(start)), 10)
 	}
 	for _, q := range d.Quotas {

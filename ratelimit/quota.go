@@ -46,15 +46,24 @@ func (p Period) String() string {
 	return "Period(" + strconv.Itoa(int(p)) + ")"
 }
 
-// window returns the start and end of the period holding t, and a name for it.
-func (p Period) window(t time.Time) (start, end time.Time, id string) {
+// window returns the start and end of the period holding t.
+func (p Period) window(t time.Time) (start, end time.Time) {
 	y, m, d := t.Date()
 	if p == Day {
 		start = time.Date(y, m, d, 0, 0, 0, 0, t.Location())
-		return start, start.AddDate(0, 0, 1), start.Format("20060102")
+		return start, start.AddDate(0, 0, 1)
 	}
 	start = time.Date(y, m, 1, 0, 0, 0, 0, t.Location())
-	return start, start.AddDate(0, 1, 0), start.Format("200601")
+	return start, start.AddDate(0, 1, 0)
+}
+
+// id names the window that begins at start, for the counter's key: "20261127" for a
+// day, "202611" for a month.
+func (p Period) id(start time.Time) string {
+	if p == Day {
+		return start.Format("20060102")
+	}
+	return start.Format("200601")
 }
 
 // Quota is an allowance over a calendar day or month, kept next to the rate limit: at

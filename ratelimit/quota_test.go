@@ -282,3 +282,34 @@ func TestMemoryQuotaStoreSpend(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaFieldsOneClockRead: the RateLimit-Policy field speaks of the window the
+// request was decided in, even when the clock passes the month's end in the meantime.
+func TestQuotaFieldsOneClockRead(t *testing.T) {
+	var mu sync.Mutex
+	reads := 0
+	now := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		reads++
+		if reads == 1 { // a millisecond before the end of November (30 days)
+			return time.Date(2026, 11, 30, 23, 59, 59, 999e6, time.UTC)
+		}
+		return time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC) // December has 31
+	}
+	lim, err := NewLimiter(LimiterConfig{Rate: 1000, Burst: 1000, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Config{Limiter: lim, Now: now, Quotas: []Quota{{Name: "monthly", Limit: 5, Period: Month}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := serve(m.Handler(okHandler), "203.0.113.9:1234", nil)
+	if got, want := rec.Header().Get("RateLimit-Policy"), `"default";q=1000;w=1, "monthly";q=5;w=2592000`; got != want {
+		t.Errorf("got RateLimit-Policy %q, want %q (November's window)", got, want)
+	}
+	if got, want := rec.Header().Get("RateLimit"), `"default";r=999;t=1, "monthly";r=4;t=1`; got != want {
+		t.Errorf("got RateLimit %q, want %q", got, want)
+	}
+}
