@@ -122,7 +122,9 @@ const (
 	entrySlotMask = 1<<entrySlotBits - 1
 )
 
-// ErrInvalidConfig is wrapped by the errors of NewLimiter and New for a config they refuse.
+// ErrInvalidConfig is wrapped by the errors of the package's constructors (New,
+// NewLimiter, NewResolver, NewConcurrency, NewMemoryStore, NewMemoryQuotaStore,
+// RouteCosts) for a config they refuse.
 var ErrInvalidConfig = errors.New("ratelimit: invalid config")
 
 // NewLimiter checks cfg and returns a Limiter. It allocates no per-key memory up front.

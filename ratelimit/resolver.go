@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -37,7 +36,8 @@ type Resolver struct {
 	forwarded bool
 }
 
-// NewResolver checks cfg and returns a Resolver. It copies cfg.TrustedProxies.
+// NewResolver checks cfg and returns a Resolver, or an error wrapping ErrInvalidConfig.
+// It copies cfg.TrustedProxies.
 func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	r := &Resolver{header: HeaderXForwardedFor}
 	switch http.CanonicalHeaderKey(cfg.Header) {
@@ -45,16 +45,16 @@ func NewResolver(cfg ResolverConfig) (*Resolver, error) {
 	case HeaderForwarded:
 		r.header, r.forwarded = HeaderForwarded, true
 	default:
-		return nil, fmt.Errorf("ratelimit: unsupported forwarded header %q", cfg.Header)
+		return nil, fmt.Errorf("ratelimit: unsupported forwarded header %q: %w", cfg.Header, ErrInvalidConfig)
 	}
 	for _, p := range cfg.TrustedProxies {
 		if !p.IsValid() {
-			return nil, errors.New("ratelimit: invalid trusted proxy prefix")
+			return nil, fmt.Errorf("ratelimit: invalid trusted proxy prefix: %w", ErrInvalidConfig)
 		}
 		if p.Addr().Is4In6() {
 			bits := p.Bits() - 96
 			if bits < 0 {
-				return nil, fmt.Errorf("ratelimit: trusted proxy prefix %s is wider than the IPv4-mapped range", p)
+				return nil, fmt.Errorf("ratelimit: trusted proxy prefix %s is wider than the IPv4-mapped range: %w", p, ErrInvalidConfig)
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), bits)
 		}

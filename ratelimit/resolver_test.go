@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -151,6 +152,9 @@ func TestNewResolverErrors(t *testing.T) {
 			_, err := NewResolver(tt.cfg)
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("err = %v, want one wrapping ErrInvalidConfig", err)
 			}
 		})
 	}
