@@ -67,6 +67,9 @@ func appendField(b []byte, s string) []byte {
 func mediaType(values []string) (field, mt string) {
 	if len(values) == 1 {
 		if mt, params, err := mime.ParseMediaType(values[0]); err == nil {
+			if len(params) == 0 {
+				return mt, mt // what FormatMediaType gives: mt is lower-case already
+			}
 			if c := mime.FormatMediaType(mt, params); c != "" {
 				return c, mt
 			}

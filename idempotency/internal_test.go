@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"mime"
 	"net/http"
 	"slices"
 	"testing"
@@ -140,3 +141,19 @@ func TestMemoryStoreSweepsOnlyWhenARecordCanHaveExpired(t *testing.T) {
 		t.Errorf("at the expiry of a short lease added since: got %v, %d scans; want <nil>, 4 scans", err, s.scans)
 	}
 }
+
+// mediaType's shortcut for a field without parameters gives what mime.FormatMediaType
+// gives, so that fingerprints stay the same whichever way they are computed.
+func TestMediaTypeMatchesFormatMediaType(t *testing.T) {
+	for _, v := range []string{"application/fhir+json", "Application/FHIR+JSON", " text/plain ", "attachment", "a/b;", "application/json; Charset=UTF-8", "x-Y/z.W+json"} {
+		mt, params, err := mime.ParseMediaType(v)
+		if err != nil {
+			t.Fatalf("ParseMediaType(%q): %v", v, err)
+		}
+		if got, want := first(mediaType([]string{v})), mime.FormatMediaType(mt, params); got != want {
+			t.Errorf("mediaType(%q): got %q, want %q", v, got, want)
+		}
+	}
+}
+
+func first(s, _ string) string { return s }
