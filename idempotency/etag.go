@@ -136,7 +136,7 @@ func ParseETag(s string) (ETag, error) {
 // share the values' memory.
 func ParseETagList(values ...string) (ETagList, error) {
 	var l ETagList
-	anyTag, _, err := scanETagList(values, func(t ETag) { l.Tags = append(l.Tags, t) })
+	anyTag, err := scanETagList(values, func(t ETag) { l.Tags = append(l.Tags, t) })
 	if err != nil {
 		return ETagList{}, err
 	}
@@ -152,19 +152,18 @@ var (
 )
 
 // scanETagList checks the grammar of a whole If-Match or If-None-Match field given as
-// its lines and calls f for each entity-tag. It reports whether the field is "*", and
-// the number of tags. f is not called for a "*" field; it may be called for some tags of
-// a field that then proves malformed, so the caller discards what f saw on error. It does
-// not allocate.
-func scanETagList(lines []string, f func(ETag)) (anyTag bool, n int, err error) {
+// its lines and calls f for each entity-tag. It reports whether the field is "*". f is
+// not called for a "*" field; it may be called for some tags of a field that then proves
+// malformed, so the caller discards what f saw on error. It does not allocate.
+func scanETagList(lines []string, f func(ETag)) (anyTag bool, err error) {
 	total := 0
 	for _, line := range lines {
 		total += len(line)
 	}
 	if total > MaxPreconditionFieldBytes {
-		return false, 0, errFieldTooLong
+		return false, errFieldTooLong
 	}
-	stars := 0
+	stars, n := 0, 0
 	for _, line := range lines {
 		rest := line
 		for {
@@ -184,7 +183,7 @@ func scanETagList(lines []string, f func(ETag)) (anyTag bool, n int, err error) 
 				var ok bool
 				t, rest, ok = cutETag(rest)
 				if !ok {
-					return false, 0, errFieldSyntax
+					return false, errFieldSyntax
 				}
 				n++
 				if f != nil {
@@ -194,7 +193,7 @@ func scanETagList(lines []string, f func(ETag)) (anyTag bool, n int, err error) 
 			rest = trimOWS(rest)
 			if rest != "" {
 				if rest[0] != ',' {
-					return false, 0, errFieldSyntax
+					return false, errFieldSyntax
 				}
 				rest = rest[1:]
 			}
@@ -202,9 +201,9 @@ func scanETagList(lines []string, f func(ETag)) (anyTag bool, n int, err error) 
 	}
 	switch {
 	case stars > 1, stars == 1 && n > 0, stars == 0 && n == 0:
-		return false, 0, errFieldSyntax
+		return false, errFieldSyntax
 	}
-	return stars == 1, n, nil
+	return stars == 1, nil
 }
 
 // cutETag parses the entity-tag at the start of s and returns it and the rest of s.

@@ -204,12 +204,12 @@ func (p *Preconditions) check(r *http.Request) (c Checked, ran bool, err error) 
 	// Versioner is asked, and even when the other field would decide.
 	var matchAny, noneAny bool
 	if len(ifMatch) > 0 {
-		if matchAny, _, err = scanETagList(ifMatch, nil); err != nil {
+		if matchAny, err = scanETagList(ifMatch, nil); err != nil {
 			return Checked{}, false, ErrMalformedPrecondition
 		}
 	}
 	if len(ifNoneMatch) > 0 {
-		if noneAny, _, err = scanETagList(ifNoneMatch, nil); err != nil {
+		if noneAny, err = scanETagList(ifNoneMatch, nil); err != nil {
 			return Checked{}, false, ErrMalformedPrecondition
 		}
 	}
@@ -237,7 +237,7 @@ func (p *Preconditions) check(r *http.Request) (c Checked, ran bool, err error) 
 		}
 		if !matchAny {
 			matched := false
-			_, _, _ = scanETagList(ifMatch, func(t ETag) { // the grammar was checked above
+			_, _ = scanETagList(ifMatch, func(t ETag) { // the grammar was checked above
 				if p.fhir && t.WeakMatch(c.ETag) || t.StrongMatch(c.ETag) {
 					matched = true
 				}
@@ -252,7 +252,7 @@ func (p *Preconditions) check(r *http.Request) (c Checked, ran bool, err error) 
 			return Checked{}, false, ErrPreconditionFailed
 		}
 		matched := false
-		_, _, _ = scanETagList(ifNoneMatch, func(t ETag) { // the grammar was checked above
+		_, _ = scanETagList(ifNoneMatch, func(t ETag) { // the grammar was checked above
 			if t.WeakMatch(c.ETag) {
 				matched = true
 			}
