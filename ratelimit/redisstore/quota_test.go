@@ -5,11 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,34 +15,8 @@ import (
 
 	"github.com/phikit/phikit/internal/testserver"
 	"github.com/phikit/phikit/ratelimit"
-	"github.com/phikit/phikit/ratelimit/ratelimittest"
 	"github.com/phikit/phikit/ratelimit/redisstore"
 )
-
-func newQuotaStore(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.QuotaStore {
-	t.Helper()
-	s, err := redisstore.NewQuotaStore(redisstore.QuotaConfig{Client: c, Prefix: prefix})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func TestQuotaConformance(t *testing.T) {
-	srv := testserver.Redis(t)
-	c := newClient(t, srv.Addr)
-	var n atomic.Int64
-	ratelimittest.RunQuotaStoreTests(t, func(t *testing.T) (ratelimit.QuotaStore, func(time.Duration)) {
-		s := newQuotaStore(t, c, fmt.Sprintf("quota%d:", n.Add(1)))
-		return s, s.Advance
-	})
-}
-
-func TestNewQuotaStoreErrors(t *testing.T) {
-	if _, err := redisstore.NewQuotaStore(redisstore.QuotaConfig{}); !errors.Is(err, redisstore.ErrInvalidConfig) {
-		t.Errorf("NewQuotaStore without Client: got %v, want ErrInvalidConfig", err)
-	}
-}
 
 // TestQuotaSpendRefusedBeforeRedis: arguments the store refuses never reach Redis; the
 // client's hook answers every command with errReached instead of sending it.

@@ -41,19 +41,41 @@ func newStore(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.
 	return s
 }
 
+func newQuotaStore(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.QuotaStore {
+	t.Helper()
+	s, err := redisstore.NewQuotaStore(redisstore.QuotaConfig{Client: c, Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestConformance runs both conformance suites on one Redis server; TestCluster runs
+// them on a cluster.
 func TestConformance(t *testing.T) {
 	srv := testserver.Redis(t)
 	c := newClient(t, srv.Addr)
 	var n atomic.Int64
-	ratelimittest.RunStoreTests(t, func(t *testing.T) (ratelimit.Store, func(time.Duration)) {
-		s := newStore(t, c, fmt.Sprintf("test%d:", n.Add(1)))
-		return s, s.Advance
+	t.Run("store", func(t *testing.T) {
+		ratelimittest.RunStoreTests(t, func(t *testing.T) (ratelimit.Store, func(time.Duration)) {
+			s := newStore(t, c, fmt.Sprintf("test%d:", n.Add(1)))
+			return s, s.Advance
+		})
+	})
+	t.Run("quota store", func(t *testing.T) {
+		ratelimittest.RunQuotaStoreTests(t, func(t *testing.T) (ratelimit.QuotaStore, func(time.Duration)) {
+			s := newQuotaStore(t, c, fmt.Sprintf("test%d:", n.Add(1)))
+			return s, s.Advance
+		})
 	})
 }
 
 func TestNewErrors(t *testing.T) {
 	if _, err := redisstore.New(redisstore.Config{}); !errors.Is(err, redisstore.ErrInvalidConfig) {
-		t.Errorf("New without Client: %v, want ErrInvalidConfig", err)
+		t.Errorf("New without Client: got %v, want ErrInvalidConfig", err)
+	}
+	if _, err := redisstore.NewQuotaStore(redisstore.QuotaConfig{}); !errors.Is(err, redisstore.ErrInvalidConfig) {
+		t.Errorf("NewQuotaStore without Client: got %v, want ErrInvalidConfig", err)
 	}
 }
 
