@@ -102,11 +102,13 @@
 //
 // # Sender-constrained tokens
 //
+// The cnf of a JWT, or of an introspection answer about an opaque token, binds the token.
 // A token whose cnf names a certificate thumbprint (x5t#S256) is accepted only with that
 // client certificate: by default the one the server's TLS stack verified, or the one
 // Config.ClientCertificate returns (mtls.Authenticator.Certificate behind a proxy). A
 // token whose cnf names a key (jkt) is accepted only with the DPoP scheme and a fresh
-// proof signed by that key (Config.DPoP); presented as Bearer it is refused.
+// proof signed by that key (Config.DPoP); presented as Bearer it is refused. A cnf that
+// names neither is refused, since the binding could not be checked.
 //
 // # Rate-limit and idempotency keys
 //

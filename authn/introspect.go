@@ -88,7 +88,7 @@ func newIntrospector(c IntrospectionConfig, client *http.Client) (*introspector,
 		inactiveTTL: orDefault(c.InactiveCacheTTL, 10*time.Second),
 		client:      client,
 		responseFields: []string{"active", "scope", "client_id", "username", "token_type", "exp", "iat", "nbf",
-			"sub", "aud", "iss", "jti", "token_use", "patient", "encounter", "fhirUser", "roles", "acr", "amr", "auth_time"},
+			"sub", "aud", "iss", "jti", "token_use", "patient", "encounter", "fhirUser", "roles", "acr", "amr", "auth_time", "cnf"},
 	}, nil
 }
 
@@ -112,6 +112,7 @@ type introspectionResponse struct {
 	ACR       string            `json:"acr"`
 	AMR       []string          `json:"amr"`
 	AuthTime  *jose.NumericDate `json:"auth_time"`
+	Cnf       *confirmation     `json:"cnf"`
 }
 
 // introspect asks the endpoint about token. It returns the principal and how long the
@@ -158,8 +159,9 @@ func (in *introspector) introspect(ctx context.Context, token string, now time.T
 		return nil, inactiveUntil, ErrTokenNotYetValid
 	case r.TokenUse != "" && r.TokenUse != "access_token":
 		return nil, inactiveUntil, ErrWrongType // a refresh token is not an access token
-	case r.TokenType != "" && !strings.EqualFold(r.TokenType, "Bearer"):
-		return nil, inactiveUntil, ErrWrongType
+	case r.TokenType != "" && !strings.EqualFold(r.TokenType, "Bearer") &&
+		!(strings.EqualFold(r.TokenType, "DPoP") && r.Cnf != nil && r.Cnf.JKT != ""):
+		return nil, inactiveUntil, ErrWrongType // RFC 9449 §6.2: a DPoP token names its key
 	case !audienceIn(r.Aud, in.audiences):
 		return nil, inactiveUntil, ErrAudience
 	}
@@ -181,6 +183,9 @@ func (in *introspector) introspect(ctx context.Context, token string, now time.T
 	}
 	if r.AuthTime != nil {
 		p.AuthTime = r.AuthTime.Time
+	}
+	if err := r.Cnf.bind(p); err != nil {
+		return nil, inactiveUntil, err
 	}
 	if p.Subject == "" {
 		p.Subject = r.ClientID

@@ -1,6 +1,10 @@
 package authn_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phikit/phikit/authn"
+	"github.com/phikit/phikit/authn/dpop"
 )
 
 // fakeIntrospection answers RFC 7662 requests from a table of tokens to raw JSON answers.
@@ -81,6 +86,12 @@ func TestIntrospection(t *testing.T) {
 		"not-json":       `<html>`,
 		"server-error":   "500",
 		"huge":           `{"active":false,"pad":"` + strings.Repeat("x", 70<<10) + `"}`,
+		// Sender-constrained tokens (RFC 8705 §3.2, RFC 9449 §6.2): the binding is enforced
+		// as for a JWT, and a cnf naming nothing phikit can check refuses the token.
+		"cert-bound":     active(`,"cnf":{"x5t#S256":"bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}`),
+		"dpop-bound":     strings.Replace(active(`,"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`), `"Bearer"`, `"DPoP"`, 1),
+		"cnf-unknown":    active(`,"cnf":{"jwk":{}}`),
+		"dpop-type-only": strings.Replace(active(""), `"Bearer"`, `"DPoP"`, 1),
 	}
 	f := newFakeIntrospection(t, answers)
 	c := &clock{now: t0}
@@ -104,6 +115,10 @@ func TestIntrospection(t *testing.T) {
 		{"not-json", authn.ErrIntrospectionUnavailable},
 		{"server-error", authn.ErrIntrospectionUnavailable},
 		{"huge", authn.ErrIntrospectionUnavailable},
+		{"cert-bound", authn.ErrProofOfPossession},
+		{"dpop-bound", authn.ErrProofOfPossession},
+		{"cnf-unknown", authn.ErrUnsupportedToken},
+		{"dpop-type-only", authn.ErrWrongType},
 	}
 	for _, tt := range tests {
 		t.Run(tt.token, func(t *testing.T) {
@@ -217,4 +232,71 @@ func TestJWTAndOpaqueTogether(t *testing.T) {
 	p, err = authenticate(a, "opaque")
 	require.NoError(t, err)
 	assert.Equal(t, authn.MethodIntrospection, p.Method)
+}
+
+// TestIntrospectedBoundTokens: the cnf of an introspection answer binds the opaque token
+// as a JWT's does: to the client certificate (RFC 8705 §3.2) or to a DPoP key (RFC 9449
+// §6.2), checked on every request, cached answer or not.
+func TestIntrospectedBoundTokens(t *testing.T) {
+	c := &clock{now: t0}
+	const base = "https://fhir.example.test"
+	holder, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	thief, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	jkt, err := dpop.Thumbprint(&holder.PublicKey)
+	require.NoError(t, err)
+	cert := &x509.Certificate{Raw: []byte("abc")} // x5t#S256 of the DER bytes "abc"
+	other := &x509.Certificate{Raw: []byte("abd")}
+	answer := func(tokenType, cnf string) string {
+		return fmt.Sprintf(`{"active":true,"sub":"lab","aud":%q,"exp":%d,"token_type":%q,"cnf":%s}`,
+			audience, t0.Add(time.Hour).Unix(), tokenType, cnf)
+	}
+	f := newFakeIntrospection(t, map[string]string{
+		"cert-bound": answer("Bearer", `{"x5t#S256":"ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0"}`),
+		"dpop-bound": answer("DPoP", fmt.Sprintf(`{"jkt":%q}`, jkt)),
+	})
+	v, err := dpop.New(dpop.Config{BaseURL: base, Replay: dpop.NewMemoryReplayStore(1000, c.Now), Now: c.Now})
+	require.NoError(t, err)
+	var presented *x509.Certificate
+	a, err := authn.New(authn.Config{
+		Introspection: &authn.IntrospectionConfig{Endpoint: f.srv.URL, ClientID: "phikit:api", ClientSecret: "s3cret&",
+			Issuer: "https://idp.example/", Audiences: []string{audience}},
+		HTTPClient: f.srv.Client(), Now: c.Now, DPoP: v,
+		ClientCertificate: func(*http.Request) (*x509.Certificate, error) { return presented, nil },
+	})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name, scheme, token string
+		cert                *x509.Certificate
+		proofKey            *ecdsa.PrivateKey // nil: no DPoP header
+		wantErr             error
+	}{
+		{name: "cert-bound with its certificate", scheme: "Bearer", token: "cert-bound", cert: cert},
+		{name: "cert-bound without a certificate", scheme: "Bearer", token: "cert-bound", wantErr: authn.ErrProofOfPossession},
+		{name: "cert-bound with another certificate", scheme: "Bearer", token: "cert-bound", cert: other, wantErr: authn.ErrProofOfPossession},
+		{name: "dpop-bound with the holder's proof", scheme: "DPoP", token: "dpop-bound", proofKey: holder},
+		{name: "dpop-bound with a thief's proof", scheme: "DPoP", token: "dpop-bound", proofKey: thief, wantErr: authn.ErrProofOfPossession},
+		{name: "dpop-bound sent as Bearer", scheme: "Bearer", token: "dpop-bound", wantErr: authn.ErrProofOfPossession},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			presented = tt.cert
+			r := httptest.NewRequest(http.MethodGet, base+"/fhir/Patient/pat-1", nil)
+			r.Header.Set("Authorization", tt.scheme+" "+tt.token)
+			if tt.proofKey != nil {
+				proof, err := dpop.NewProof(tt.proofKey, http.MethodGet, base+"/fhir/Patient/pat-1", tt.token, "", c.Now())
+				require.NoError(t, err)
+				r.Header.Set("DPoP", proof)
+			}
+			p, err := a.Authenticate(r)
+			if tt.wantErr != nil {
+				require.ErrorIs(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, authn.MethodIntrospection, p.Method)
+		})
+	}
 }

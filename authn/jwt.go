@@ -70,6 +70,21 @@ type confirmation struct {
 	JKT     string `json:"jkt"`
 }
 
+// bind copies the key the token is bound to into p, for the checks Authenticate makes on
+// every request. A nil c binds nothing; a cnf that names neither a certificate nor a
+// DPoP key is bound to something phikit cannot check, and refuses the token with
+// ErrUnsupportedToken.
+func (c *confirmation) bind(p *Principal) error {
+	if c == nil {
+		return nil
+	}
+	if c.X5tS256 == "" && c.JKT == "" {
+		return ErrUnsupportedToken
+	}
+	p.CertThumbprint, p.KeyThumbprint = c.X5tS256, c.JKT
+	return nil
+}
+
 // stringList is a string or an array of strings (aud), or a space-separated string (scp).
 type stringList []string
 
@@ -198,11 +213,8 @@ func (a *Authenticator) verifyJWT(ctx context.Context, token string) (*Principal
 		ExpiresAt: c.Exp.Time,
 		Method:    MethodJWT,
 	}
-	if c.Cnf != nil {
-		if c.Cnf.X5tS256 == "" && c.Cnf.JKT == "" {
-			return nil, time.Time{}, ErrUnsupportedToken // bound to something phikit cannot check
-		}
-		p.CertThumbprint, p.KeyThumbprint = c.Cnf.X5tS256, c.Cnf.JKT
+	if err := c.Cnf.bind(p); err != nil {
+		return nil, time.Time{}, err
 	}
 	if p.ClientID == "" {
 		p.ClientID = c.Azp
