@@ -55,7 +55,8 @@
 // Sharing: stores with the same Prefix on the same Redis share their limits; give each
 // policy its own Prefix unless they are meant to share. Anyone who can write to the Redis
 // can reset or exhaust any limit or quota: protect it with ACLs (a user allowed EVALSHA,
-// EVAL, GET, SET, INCRBY and PEXPIREAT on the prefix only) and TLS on untrusted
+// EVAL, TIME, and GET, SET, INCRBY and PEXPIREAT on the prefix only; the scripts' own
+// calls are checked too, and the rate-limit script reads TIME) and TLS on untrusted
 // networks.
 //
 // Failures: a quota key holding something other than a count is an error, never an
