@@ -162,6 +162,7 @@ func TestMiddlewareKeys(t *testing.T) {
 		{"next /64", "[2001:db8:1:3::1]:1", nil, 204},
 		{"unix peer", "@", nil, 204},
 		{"another unix peer shares the bucket", "", nil, 429},
+		{"a bare-IP peer (not as net/http writes it) shares it too", "198.51.100.77", nil, 429},
 	}
 	for _, tt := range tests {
 		if rec := serve(h, tt.remote, tt.hdr); rec.Code != tt.want {

@@ -2,6 +2,7 @@ package ratelimit_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -26,8 +27,8 @@ func TestMemoryStoreInvalidLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, l := range []ratelimit.Limit{{Rate: 0, Burst: 1}, {Rate: 1, Burst: 0}} {
-		if _, err := s.Allow(context.Background(), "k", 1, l); err == nil {
-			t.Errorf("Allow with %+v: no error, want one", l)
+		if _, err := s.Allow(context.Background(), "k", 1, l); !errors.Is(err, ratelimit.ErrInvalidConfig) {
+			t.Errorf("Allow with %+v: got error %v, want ErrInvalidConfig", l, err)
 		}
 	}
 }
