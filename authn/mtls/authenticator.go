@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/phikit/phikit/audit"
@@ -48,8 +49,9 @@ type Config struct {
 
 	// Logger receives operational messages: a request that carries the forwarded header
 	// from a peer outside TrustedProxies (a misconfigured proxy range, or a forgery;
-	// logged with the peer's address), and Identity errors. Never a certificate. Nil
-	// means they are discarded.
+	// logged with the peer's address, at most once a minute, since any client can send
+	// the header: the audit event records each one), and Identity errors. Never a
+	// certificate. Nil means they are discarded.
 	Logger *slog.Logger
 
 	// ErrorHandler answers the requests that fail; err is one of this package's errors
@@ -74,7 +76,14 @@ type Authenticator struct {
 	logger   *slog.Logger
 	onError  func(w http.ResponseWriter, r *http.Request, err error)
 	maxBytes int
+
+	// forgedLogged is when the last untrusted-forwarder warning was logged, in Unix
+	// nanoseconds (0: never).
+	forgedLogged atomic.Int64
 }
+
+// forgedLogInterval is the least time between two untrusted-forwarder warnings.
+const forgedLogInterval = time.Minute
 
 // New checks cfg and returns an Authenticator.
 func New(cfg Config) (*Authenticator, error) {
@@ -279,7 +288,7 @@ func (a *Authenticator) Handler(next http.Handler) http.Handler {
 // the ErrorHandler answer it.
 func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
-	case errors.Is(err, ErrUntrustedForwarder):
+	case errors.Is(err, ErrUntrustedForwarder) && a.mayLogForged():
 		a.logger.WarnContext(r.Context(), "mtls: client certificate header from a peer outside TrustedProxies; refused",
 			slog.String("peer", r.RemoteAddr))
 	case errors.Is(err, ErrNoIdentity) && err != ErrNoIdentity:
@@ -290,6 +299,18 @@ func (a *Authenticator) reject(w http.ResponseWriter, r *http.Request, err error
 		audit.Annotate(r.Context(), func(e *audit.Event) { e.Rejection = me.Reason() })
 	}
 	a.onError(w, r, err)
+}
+
+// mayLogForged reports whether an untrusted-forwarder warning may be logged now: the
+// first one, or one forgedLogInterval after the last, so that a client sending the
+// header on every request cannot flood the log.
+func (a *Authenticator) mayLogForged() bool {
+	now := a.now().UnixNano()
+	last := a.forgedLogged.Load()
+	if last != 0 && now-last < int64(forgedLogInterval) {
+		return false
+	}
+	return a.forgedLogged.CompareAndSwap(last, now)
 }
 
 // writeError is the default ErrorHandler.

@@ -64,7 +64,8 @@
 // one, so it is read only from peers in Config.TrustedProxies, and a request that carries
 // it from any other peer is refused outright rather than ignored: it is a forgery or a
 // misconfigured proxy range, and either deserves a refusal and a log line (Logger gets the
-// peer's address). The proxy itself must remove every Client-Cert and Client-Cert-Chain
+// peer's address, at most once a minute so that a client cannot flood it; the audit event
+// records every refusal). The proxy itself must remove every Client-Cert and Client-Cert-Chain
 // header the client sent and set them only from the TLS handshake it verified; a proxy
 // that passes a client's header through lets that client be anyone. Trust is decided on
 // r.RemoteAddr, the immediate peer: put the Authenticator before any middleware that
@@ -81,7 +82,8 @@
 //
 // Nothing from a certificate but the mapped subject reaches the audit event (subject and
 // method); nothing at all reaches a response, this package's error messages or its log
-// lines. (An error returned by Config.Identity is wrapped and logged as written: keep
-// certificate contents out of it.) Revocation (CRL, OCSP) is not checked: issue
+// lines. (An error returned by Config.Identity is logged by its kind only, never its
+// text, but it is wrapped in the error ErrorHandler gets: keep certificate contents out
+// of it.) Revocation (CRL, OCSP) is not checked: issue
 // short-lived client certificates, or check revocation at the proxy.
 package mtls

@@ -143,6 +143,38 @@ func TestLogger(t *testing.T) {
 	}
 }
 
+// TestLoggerForgedThrottled: any client can send the header, so the warning is logged at
+// most once a minute, while the audit trail records every refusal.
+func TestLoggerForgedThrottled(t *testing.T) {
+	p := fixtures(t)
+	var buf bytes.Buffer
+	now := p.base
+	a := newAuth(t, mtls.Config{TrustedProxies: proxies, Logger: slog.New(slog.NewTextHandler(&buf, nil)),
+		Now: func() time.Time { return now }})
+	h := a.Handler(http.NotFoundHandler())
+	forged := map[string][]string{"Client-Cert": {sf(p.client.cert.Raw)}}
+	for _, step := range []struct {
+		name    string
+		advance time.Duration
+		n       int
+		want    int // warnings logged so far
+	}{
+		{"the first forgery", 0, 1, 1},
+		{"a flood within the minute", 0, 100, 1},
+		{"a second before the minute is up", 59 * time.Second, 1, 1},
+		{"a minute after the first", time.Second, 1, 2},
+		{"a flood within the next minute", 30 * time.Second, 100, 2},
+	} {
+		now = now.Add(step.advance)
+		for range step.n {
+			h.ServeHTTP(httptest.NewRecorder(), request("192.0.2.1:1234", forged))
+		}
+		if got := strings.Count(buf.String(), "level=WARN"); got != step.want {
+			t.Errorf("%s: got %d warnings, want %d", step.name, got, step.want)
+		}
+	}
+}
+
 func TestIdentity(t *testing.T) {
 	p := fixtures(t)
 	errDirectory := errors.New("directory: unknown device")
