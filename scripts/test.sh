@@ -220,7 +220,24 @@ step "staticcheck ./... ($STATICCHECK_VERSION)"
 staticcheck ./...
 
 step "go test -race -count=1 ./... (PHIKIT_INTEGRATION=1)"
-go test -race -count=1 ./...
+# -v so that skipped tests can be listed: `go test` alone reports a package with skipped tests
+# as ok. On a failure the log is printed less its RUN and PASS lines.
+test_log=$(mktemp)
+if ! go test -race -count=1 -v ./... >"$test_log" 2>&1; then
+  grep -v -E '^[[:space:]]*(=== (RUN|PAUSE|CONT|NAME)|--- PASS:)' "$test_log" >&2 || true
+  rm -f "$test_log"
+  exit 1
+fi
+grep -E '^(ok|FAIL)[[:space:]]' "$test_log" || true
+# Each package's output ends with its ok line, so the SKIP lines before it are its own.
+skipped=$(awk '/^[[:space:]]*--- SKIP: / { sub(/^[[:space:]]*--- SKIP: /, ""); s[n++] = $0; next }
+  /^ok[[:space:]]/ { for (i = 0; i < n; i++) print "    " $2 ": " s[i]; n = 0 }' "$test_log")
+if [ -n "$skipped" ]; then
+  printf 'skipped tests (go test -v ./PKG -run NAME shows why):\n%s\n' "$skipped"
+else
+  echo "no test was skipped"
+fi
+rm -f "$test_log"
 
 step "go run ./examples/clinic -demo"
 # timeout signals the whole process group, so the example binary under go run stops too.
