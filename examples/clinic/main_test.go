@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -95,20 +96,8 @@ func TestRedisFlagUnreachable(t *testing.T) {
 // request leaves exactly one line in the audit file.
 func TestServeAuditsEveryRequest(t *testing.T) {
 	auditPath := filepath.Join(t.TempDir(), "audit.jsonl")
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
 	var stderr lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-audit-file", auditPath}, os.Stdout, &stderr,
-			func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run ended before listening: %v", err)
-	}
+	addr, stop := serveClinic(t, []string{"-addr", "127.0.0.1:0", "-audit-file", auditPath}, &stderr)
 	base := "http://" + addr.String()
 	tokens := map[string]string{}
 	for _, line := range strings.Split(stderr.String(), "\n") {
@@ -148,8 +137,7 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 		assert.Equal(t, rq.want, resp.StatusCode, "%s %s", rq.method, rq.path)
 		ids = append(ids, resp.Header.Get("X-Request-Id"))
 	}
-	cancel()
-	require.NoError(t, <-done)
+	require.NoError(t, stop())
 	assert.Contains(t, stderr.String(), "DEVELOPMENT ISSUER")
 
 	// The development issuer prints each token once, deliberately; neither the
@@ -190,6 +178,27 @@ func TestServeAuditsEveryRequest(t *testing.T) {
 	assert.False(t, events[3].Decision.Allow)
 }
 
+// serveClinic runs the program with args, its stdout discarded, and returns the address
+// it listens on and stop, which ends it and returns run's error. The test's cleanup
+// stops it too.
+func serveClinic(t *testing.T, args []string, stderr io.Writer) (net.Addr, func() error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, args, io.Discard, stderr, func(a net.Addr) { addrc <- a }) }()
+	stop := sync.OnceValue(func() error { cancel(); return <-done })
+	t.Cleanup(func() { _ = stop() })
+	select {
+	case addr := <-addrc:
+		return addr, stop
+	case err := <-done:
+		done <- err // for stop, in the cleanup
+		t.Fatalf("run ended before listening: %v", err)
+		return nil, nil
+	}
+}
+
 func TestRunRejectsBadFlags(t *testing.T) {
 	tests := []struct {
 		name string
@@ -224,22 +233,9 @@ func TestExternalIssuer(t *testing.T) {
 	require.NoError(t, err)
 	mux.Handle("GET /jwks", iss.JWKSHandler())
 
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
 	var stderr lockedBuffer
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl"),
-			"-issuer", iss.URL(), "-jwks-url", idp.URL + "/jwks", "-audience", "https://clinic.example"}, io.Discard, &stderr,
-			func(a net.Addr) { addrc <- a })
-	}()
-	var addr net.Addr
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		t.Fatalf("run ended before listening: %v", err)
-	}
-	defer func() { cancel(); <-done }()
+	addr, _ := serveClinic(t, []string{"-addr", "127.0.0.1:0", "-audit-file", filepath.Join(t.TempDir(), "a.jsonl"),
+		"-issuer", iss.URL(), "-jwks-url", idp.URL + "/jwks", "-audience", "https://clinic.example"}, &stderr)
 	assert.NotContains(t, stderr.String(), "DEVELOPMENT ISSUER")
 
 	get := func(path, token string) int {
