@@ -1,7 +1,7 @@
 // Package testserver starts real backing servers for integration tests: a fresh
-// redis-server ([Redis]) or a fresh PostgreSQL cluster ([Postgres]) per call, each on
-// a free port in its own temporary directory, stopped and removed by t.Cleanup when the
-// test ends.
+// redis-server ([Redis]), a three-master Redis Cluster ([RedisCluster]), a PostgreSQL
+// cluster ([Postgres]) or an ORY Hydra ([Hydra]) per call, each on free ports in its own
+// temporary directory, stopped and removed by t.Cleanup when the test ends.
 //
 // The servers listen on the loopback address 127.0.0.1 only (PostgreSQL also opens a
 // Unix socket, in a private temporary directory), never on a public interface, and
