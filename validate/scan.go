@@ -237,19 +237,13 @@ func (s *scanner) enter() *scanError {
 
 // structObject checks an object against the fields of a struct.
 func (s *scanner) structObject(p *plan) *scanError {
-	if err := s.enter(); err != nil {
+	if err := s.enter(); err != nil || s.empty('}') {
 		return err
 	}
 	var seenBits uint64
 	var seenMore []bool
 	if len(p.fields) > 64 {
 		seenMore = make([]bool, len(p.fields))
-	}
-	s.space()
-	if s.peek() == '}' {
-		s.pos++
-		s.depth--
-		return nil
 	}
 	for {
 		s.space()
@@ -283,11 +277,9 @@ func (s *scanner) structObject(p *plan) *scanError {
 		if f.blocked {
 			return fail(ErrType).at(f.seg)
 		}
-		s.space()
-		if s.peek() != ':' {
-			return fail(ErrSyntax)
+		if err := s.colon(); err != nil {
+			return err
 		}
-		s.pos++
 		if f.quoted {
 			err = s.quoted(f.plan)
 		} else {
@@ -296,16 +288,8 @@ func (s *scanner) structObject(p *plan) *scanError {
 		if err != nil {
 			return err.at(f.seg)
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return fail(ErrSyntax)
+		if done, err := s.next('}'); done || err != nil {
+			return err
 		}
 	}
 }
@@ -317,17 +301,11 @@ const smallObject = 32
 // object checks a map (keys of the given kind, values per elem) or, with a nil elem, a
 // generic object. Member names are never part of an error's pointer.
 func (s *scanner) object(key kind, bits int, elem *plan) *scanError {
-	if err := s.enter(); err != nil {
+	if err := s.enter(); err != nil || s.empty('}') {
 		return err
 	}
 	base := len(s.keys) // the names pushed here are popped on success; a refusal ends the scan
 	var many map[string]struct{}
-	s.space()
-	if s.peek() == '}' {
-		s.pos++
-		s.depth--
-		return nil
-	}
 	for {
 		s.space()
 		if s.peek() != '"' {
@@ -370,25 +348,15 @@ func (s *scanner) object(key kind, bits int, elem *plan) *scanError {
 				}
 			}
 		}
-		s.space()
-		if s.peek() != ':' {
-			return fail(ErrSyntax)
+		if err := s.colon(); err != nil {
+			return err
 		}
-		s.pos++
 		if err := s.value(elem); err != nil {
 			return err.cut()
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			s.depth--
+		if done, err := s.next('}'); done || err != nil {
 			s.keys = s.keys[:base]
-			return nil
-		default:
-			return fail(ErrSyntax)
+			return err
 		}
 	}
 }
@@ -396,14 +364,8 @@ func (s *scanner) object(key kind, bits int, elem *plan) *scanError {
 // array checks an array whose elements follow elem (nil: any value) and of which there
 // may be at most max (negative: no limit).
 func (s *scanner) array(elem *plan, max int) *scanError {
-	if err := s.enter(); err != nil {
+	if err := s.enter(); err != nil || s.empty(']') {
 		return err
-	}
-	s.space()
-	if s.peek() == ']' {
-		s.pos++
-		s.depth--
-		return nil
 	}
 	for i := 0; ; i++ {
 		if max >= 0 && i >= max {
@@ -412,18 +374,48 @@ func (s *scanner) array(elem *plan, max int) *scanError {
 		if err := s.value(elem); err != nil {
 			return err.at(strconv.Itoa(i))
 		}
-		s.space()
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			s.depth--
-			return nil
-		default:
-			return fail(ErrSyntax)
+		if done, err := s.next(']'); done || err != nil {
+			return err
 		}
 	}
+}
+
+// empty reports whether the object or array just entered is empty, consuming its
+// closing byte, close, and stepping back out if so.
+func (s *scanner) empty(close byte) bool {
+	s.space()
+	if s.peek() != close {
+		return false
+	}
+	s.pos++
+	s.depth--
+	return true
+}
+
+// colon consumes the colon after a member name.
+func (s *scanner) colon() *scanError {
+	s.space()
+	if s.peek() != ':' {
+		return fail(ErrSyntax)
+	}
+	s.pos++
+	return nil
+}
+
+// next consumes what follows a member or element: a comma, or close, which ends the
+// object or array and reports done.
+func (s *scanner) next(close byte) (done bool, err *scanError) {
+	s.space()
+	switch s.peek() {
+	case ',':
+		s.pos++
+		return false, nil
+	case close:
+		s.pos++
+		s.depth--
+		return true, nil
+	}
+	return false, fail(ErrSyntax)
 }
 
 // str checks the string at s.pos and returns the bounds of its content and whether it has
