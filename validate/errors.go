@@ -78,7 +78,8 @@ var (
 )
 
 // ErrInternal: validation could not run (a validator function panicked). It says nothing
-// about the input; the default ErrorHandler answers 500 and Config.Logger gets the panic.
+// about the input; the default ErrorHandler answers 500 and Config.Logger gets the panic's
+// type.
 var ErrInternal = &Error{"internal", "validation failed internally", "The server could not validate the request."}
 
 // ValidationError is a refusal of the input with one entry per failing field. Each entry

@@ -60,9 +60,9 @@ type Config struct {
 	// value from the request. It is called concurrently.
 	ErrorHandler func(w http.ResponseWriter, r *http.Request, err error)
 
-	// Logger receives operational messages: a validator function that panicked (the panic
-	// value, which names the struct field, never the field's value). Nil means they are
-	// discarded.
+	// Logger receives operational messages: a validator function that panicked (the
+	// panic's Go type only, never its value, which may quote the field's value). Nil means
+	// they are discarded.
 	Logger *slog.Logger
 }
 

@@ -25,7 +25,7 @@ const (
 	kindNumber             // json.Number: a JSON number
 	kindInt                // signed integers: an integer literal in range
 	kindUint               // unsigned integers: a non-negative integer literal in range
-	kindFloat              // float32, float64: a number the float holds exactly (see checkFloat)
+	kindFloat              // float32, float64: a number the float holds exactly (see floatExact)
 	kindBytes              // []byte: a base64 string, or an array of bytes
 	kindPtr                // pointer: null, or what elem expects
 	kindSlice              // slice: null or an array of elem
