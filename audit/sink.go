@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+
+	"github.com/phikit/phikit/internal/logattr"
 )
 
 // Sink receives audit events. The middleware calls Write once per request, synchronously,
@@ -23,7 +25,7 @@ type FanOutConfig struct {
 	// required.
 	Required []Sink
 	// BestEffort sinks receive every event too, but their errors are only logged (to
-	// Logger, without the event's contents). Nil means none.
+	// Logger, by kind, without the event's contents or the error's text). Nil means none.
 	BestEffort []Sink
 	// Logger receives operational messages; nil means they are discarded.
 	Logger *slog.Logger
@@ -69,7 +71,7 @@ func (f *FanOut) Write(ctx context.Context, e *Event) error {
 	for i, s := range f.bestEffort {
 		if err := s.Write(ctx, e); err != nil {
 			f.logger.LogAttrs(ctx, slog.LevelWarn, "audit: best-effort sink failed",
-				slog.Int("sink", i), slog.String("request_id", e.RequestID))
+				slog.Int("sink", i), slog.String("request_id", e.RequestID), logattr.Error(err))
 		}
 	}
 	if errs != nil {

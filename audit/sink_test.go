@@ -58,6 +58,10 @@ func TestFanOut(t *testing.T) {
 			}
 			assert.Equal(t, tt.wantLog, strings.Contains(logs.String(), "best-effort sink failed"))
 			assert.NotContains(t, logs.String(), "pat-1")
+			assert.NotContains(t, logs.String(), errDiskFull.Error()) // the kind only
+			if tt.wantLog {
+				assert.Contains(t, logs.String(), "error_kind=*errors.errorString")
+			}
 			// Every healthy sink got the event, whatever the others did.
 			for i, m := range append(reqMems, beMems...) {
 				if m.err == nil {
