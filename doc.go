@@ -37,7 +37,7 @@
 //	az, err := authz.New(authz.Config{CareTeam: careTeam, Consent: consentStore, DefaultPurpose: "TREAT"})
 //	gate, err := validate.New(validate.Config{})
 //	observations, err := validate.NewBody[Observation](gate)
-//	idem, err := idempotency.New(idempotency.Config{Store: idemStore, Sealer: sealer, Key: authn.KeyBySubject, Required: true})
+//	idem, err := idempotency.New(idempotency.Config{Store: idemStore, Sealer: sealer, Key: authn.KeyBySubject})
 //	pre, err := idempotency.NewPreconditions(idempotency.PreconditionConfig{Versioner: patientVersions, FHIR: true})
 //	// (check each err)
 //

@@ -61,7 +61,7 @@ func (readCloser) Close() error { return nil }
 func benchMiddleware(b *testing.B) *idempotency.Middleware {
 	store, _ := idempotency.NewMemoryStore(idempotency.MemoryStoreConfig{MaxRecords: 1 << 24, MaxStoredBytes: 8 << 30})
 	sealer, _ := idempotency.NewAESGCM(testKey)
-	mw, err := idempotency.New(idempotency.Config{Store: store, Sealer: sealer, Key: principalOf, Required: true})
+	mw, err := idempotency.New(idempotency.Config{Store: store, Sealer: sealer, Key: principalOf})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,7 +13,6 @@
 //		Store:    store,
 //		Sealer:   sealer,
 //		Key:      authn.KeyBySubject, // the principal keys are scoped to
-//		Required: true,               // 400 without Idempotency-Key
 //	})
 //	mux.Handle("POST /fhir/Observation", idem.Handler(createObservation))
 //	http.ListenAndServe(addr, authn.Handler(mux))
@@ -27,8 +26,8 @@
 // The middleware applies to Config.Methods (POST and PATCH by default); other requests pass
 // through. For a request it applies to:
 //
-//   - no Idempotency-Key: 400 problem.IdempotencyKeyMissing when Config.Required, else the
-//     request runs unprotected; a malformed key or two Idempotency-Key lines: 400
+//   - no Idempotency-Key: 400 problem.IdempotencyKeyMissing, or with
+//     Config.InsecureOptionalKey the request runs unprotected; a malformed key or two Idempotency-Key lines: 400
 //     problem.IdempotencyKeyInvalid; no principal (Config.Key reports false): 401
 //     problem.Unauthenticated; a body over Config.MaxBodyBytes: 413.
 //   - a new key: the handler runs, its response goes to the client as it is written, and

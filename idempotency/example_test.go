@@ -21,10 +21,9 @@ func Example() {
 		panic(err)
 	}
 	idem, err := idempotency.New(idempotency.Config{
-		Store:    store,
-		Sealer:   sealer,
-		Key:      func(r *http.Request) (string, bool) { return "practitioner-1", true }, // authn.KeyBySubject
-		Required: true,
+		Store:  store,
+		Sealer: sealer,
+		Key:    func(r *http.Request) (string, bool) { return "practitioner-1", true }, // authn.KeyBySubject
 	})
 	if err != nil {
 		panic(err)

@@ -72,11 +72,10 @@ func newEnv(t *testing.T, handler http.HandlerFunc, mod func(*idempotency.Config
 		t.Fatal(err)
 	}
 	cfg := idempotency.Config{
-		Store:    e.store,
-		Sealer:   sealer,
-		Key:      principalOf,
-		Required: true,
-		Now:      e.clock.Now,
+		Store:  e.store,
+		Sealer: sealer,
+		Key:    principalOf,
+		Now:    e.clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			e.clock.Advance(d)
 			return ctx.Err()

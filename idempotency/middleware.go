@@ -65,10 +65,10 @@ type Config struct {
 	// carries (or must carry) an Idempotency-Key, the request is refused with 401
 	// (problem.Unauthenticated): keys are never shared between principals, or unscoped.
 	Key func(*http.Request) (string, bool)
-	// Required makes a missing Idempotency-Key an error: 400 (problem.IdempotencyKeyMissing).
-	// False means a request without the header passes through unprotected. Wrap each
-	// route with the middleware whose Required suits it.
-	Required bool
+	// InsecureOptionalKey lets a request without an Idempotency-Key through, unprotected:
+	// a retry of it runs the handler again. False (the default) refuses it with 400
+	// (problem.IdempotencyKeyMissing). Wrap each route with the middleware that suits it.
+	InsecureOptionalKey bool
 	// Methods are the methods the middleware applies to; requests with other methods pass
 	// through untouched, with or without the header. Nil means POST and PATCH (the
 	// methods that are not idempotent by definition). Methods are case-sensitive: New
@@ -123,7 +123,7 @@ type Middleware struct {
 	store    Store
 	sealer   Sealer
 	key      func(*http.Request) (string, bool)
-	required bool
+	optional bool // Config.InsecureOptionalKey
 	methods  []string
 	ttl      time.Duration
 	lease    time.Duration
@@ -173,7 +173,7 @@ func New(cfg Config) (*Middleware, error) {
 		return nil, fmt.Errorf("idempotency: TTL, Lease, Wait, MaxResponseBytes, MaxBodyBytes and StoreTimeout must not be negative: %w", ErrInvalidConfig)
 	}
 	m := &Middleware{
-		store: cfg.Store, sealer: cfg.Sealer, key: cfg.Key, required: cfg.Required,
+		store: cfg.Store, sealer: cfg.Sealer, key: cfg.Key, optional: cfg.InsecureOptionalKey,
 		ttl: cfg.TTL, lease: cfg.Lease, wait: cfg.Wait, maxResp: cfg.MaxResponseBytes,
 		maxBody: cfg.MaxBodyBytes, timeout: cfg.StoreTimeout, now: cfg.Now, sleep: cfg.Sleep,
 		logger: cfg.Logger, onError: cfg.ErrorHandler, replay: map[string]bool{},
@@ -315,7 +315,7 @@ func (m *Middleware) Handler(next http.Handler) http.Handler {
 			m.refuse(w, r, ErrInvalidKey)
 			return
 		}
-		if !ok && !m.required {
+		if !ok && m.optional {
 			next.ServeHTTP(w, r)
 			return
 		}

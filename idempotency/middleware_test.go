@@ -62,8 +62,8 @@ func TestRefusals(t *testing.T) {
 		wantRuns int64
 	}{
 		{"key present: runs", nil, post("alice", key1, `{}`), 201, "", 1},
-		{"no key, required: 400", nil, req{method: "POST", target: "/x", principal: "alice"}, 400, problem.IdempotencyKeyMissing, 0},
-		{"no key, optional: runs unprotected", func(c *idempotency.Config) { c.Required = false }, req{method: "POST", target: "/x", principal: "alice"}, 201, "", 1},
+		{"no key: 400 by default", nil, req{method: "POST", target: "/x", principal: "alice"}, 400, problem.IdempotencyKeyMissing, 0},
+		{"no key, InsecureOptionalKey: runs unprotected", func(c *idempotency.Config) { c.InsecureOptionalKey = true }, req{method: "POST", target: "/x", principal: "alice"}, 201, "", 1},
 		{"two header lines: 400", nil, req{method: "POST", target: "/x", principal: "alice", keys: []string{`"a"`, `"b"`}}, 400, problem.IdempotencyKeyInvalid, 0},
 		{"malformed key: 400", nil, post("alice", `"unterminated`, `{}`), 400, problem.IdempotencyKeyInvalid, 0},
 		{"key too long: 400", nil, post("alice", strings.Repeat("k", 256), `{}`), 400, problem.IdempotencyKeyInvalid, 0},
@@ -72,7 +72,7 @@ func TestRefusals(t *testing.T) {
 		{"empty principal: 401", func(c *idempotency.Config) {
 			c.Key = func(*http.Request) (string, bool) { return "", true }
 		}, post("alice", key1, `{}`), 401, problem.Unauthenticated, 0},
-		{"no principal, no key, required: 401", nil, req{method: "POST", target: "/x"}, 401, problem.Unauthenticated, 0},
+		{"no principal, no key: 401", nil, req{method: "POST", target: "/x"}, 401, problem.Unauthenticated, 0},
 		{"GET with a key: passes through", nil, req{method: "GET", target: "/x", keys: []string{key1}}, 201, "", 1},
 		{"PUT by default: passes through", nil, req{method: "PUT", target: "/x", principal: "alice"}, 201, "", 1},
 		{"PUT when listed: 400 without key", func(c *idempotency.Config) { c.Methods = []string{"PUT"} }, req{method: "PUT", target: "/x", principal: "alice"}, 400, problem.IdempotencyKeyMissing, 0},

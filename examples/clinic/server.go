@@ -215,7 +215,7 @@ func newService(addr net.Addr, tr trust, opts options, st *store, sink audit.Sin
 		return nil, err
 	}
 	idem, err := idempotency.New(idempotency.Config{Store: idemStore, Sealer: sealer, Key: authn.KeyBySubject,
-		Required: true, Logger: logger})
+		Logger: logger})
 	if err != nil {
 		return nil, err
 	}

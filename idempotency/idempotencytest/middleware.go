@@ -255,12 +255,11 @@ func newMiddleware(tb testing.TB, store idempotency.Store, principal string, han
 		tb.Fatal(err)
 	}
 	mw, err := idempotency.New(idempotency.Config{
-		Store:    e.store,
-		Sealer:   sealer,
-		Key:      func(r *http.Request) (string, bool) { p := r.Header.Get("X-Principal"); return p, p != "" },
-		Required: true,
-		Lease:    middlewareLease,
-		Now:      e.clock.Now,
+		Store:  e.store,
+		Sealer: sealer,
+		Key:    func(r *http.Request) (string, bool) { p := r.Header.Get("X-Principal"); return p, p != "" },
+		Lease:  middlewareLease,
+		Now:    e.clock.Now,
 	})
 	if err != nil {
 		tb.Fatal(err)
